@@ -1,0 +1,2 @@
+"""Project-level pytest wiring: the thin fixtures that hand facts and profile slices to checks."""
+pytest_plugins = ["fixtures.params", "fixtures.facts"]

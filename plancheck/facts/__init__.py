@@ -1,0 +1,7 @@
+"""Fact sources, one module each; importing this package registers them all."""
+from plancheck.facts.base import SOURCES, Context, FactError, Facts, FactStore, NoSource, Unavailable
+
+
+from plancheck.facts import containers  # noqa: F401,E402  (registers the source)
+
+__all__ = ["SOURCES", "Context", "FactError", "Facts", "FactStore", "NoSource", "Unavailable"]

@@ -1,0 +1,291 @@
+"""Container facts: the compose project after interpolation and merge (static), or one docker
+inspect per container of the compose project (live). Same model either way."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Any, Optional, Union
+
+import yaml
+from pydantic import BaseModel
+
+from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
+from plancheck.units import parse_size
+
+
+class Mount(BaseModel):
+    source: str
+    target: str
+    type: str = "bind"
+    read_only: bool = False
+
+
+class PublishedPort(BaseModel):
+    host_ip: str
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+
+
+class ContainerFacts(BaseModel):
+    name: str
+    image: str
+    running: Union[bool, Unavailable]
+    health: Union[str, Unavailable]  # healthy / unhealthy / starting / none
+    memory: Optional[int]
+    cpus: Optional[float]
+    pids_limit: Optional[int]
+    restart: Optional[str]
+    privileged: bool
+    cap_add: list[str]
+    cap_drop: list[str]
+    no_new_privileges: bool
+    seccomp_unconfined: bool
+    read_only: bool
+    user: str
+    network_mode: str
+    pid_mode: str
+    ipc_mode: str
+    uts_mode: str
+    userns_mode: str
+    mounts: list[Mount]
+    devices: list[str]
+    log_driver: str
+    log_opts: dict[str, str]
+    networks: list[str]
+    addresses: dict[str, str] = {}  # network -> IP (live only)
+    ports: list[PublishedPort]
+    healthcheck: bool
+    gpu_device_ids: Optional[list[str]]  # None: no GPU request at all
+    runtime: Optional[str]
+    env_visible_devices: Optional[str]
+    compose_profiles: list[str] = []
+
+
+class NetworkFacts(BaseModel):
+    name: str
+    internal: bool
+
+
+class ContainersFacts(Facts):
+    project: str
+    containers: dict[str, ContainerFacts]
+    networks: dict[str, NetworkFacts]
+
+
+def _caps(values: Any) -> list[str]:
+    return sorted({str(v).upper().removeprefix("CAP_") for v in (values or [])})
+
+
+def _nnp(security_opt: list[str]) -> bool:
+    return any(o.replace("=", ":") in ("no-new-privileges", "no-new-privileges:true") for o in security_opt)
+
+
+def _seccomp_unconfined(security_opt: list[str]) -> bool:
+    return any(o.replace("=", ":") == "seccomp:unconfined" for o in security_opt)
+
+
+# --- static: docker-compose config -------------------------------------------------------------
+def compose_command(ctx: Context) -> list[str]:
+    t = ctx.profile.target.compose
+    exe = shutil.which("docker-compose")
+    if not exe:
+        raise FactError("cannot read the compose project: docker-compose is not installed")
+    cmd = [exe, "--project-directory", str(ctx.path(t.project_dir)), "-p", t.project_name]
+    for env in t.env_files:
+        cmd += ["--env-file", str(ctx.path(t.project_dir) / env)]
+    for f in t.files:
+        cmd += ["-f", str(ctx.path(t.project_dir) / f)]
+    for p in t.profiles:
+        cmd += ["--profile", p]
+    return cmd
+
+
+def compose_config(ctx: Context) -> dict[str, Any]:
+    cmd = compose_command(ctx) + ["config"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        raise FactError("docker-compose config timed out after 60 s") from None
+    if out.returncode != 0:
+        err = " ".join(out.stderr.strip().split())
+        raise FactError(f"docker-compose config failed for {ctx.profile.target.compose.project_dir}: {err[:300]}")
+    data = yaml.safe_load(out.stdout)
+    if not isinstance(data, dict) or "services" not in data:
+        raise FactError("docker-compose config printed no services")
+    return data
+
+
+def _port(p: Any) -> list[PublishedPort]:
+    if isinstance(p, dict):
+        if not p.get("published"):
+            return []
+        return [PublishedPort(host_ip=str(p.get("host_ip") or "0.0.0.0"), host_port=int(p["published"]),
+                              container_port=int(p["target"]), protocol=p.get("protocol", "tcp"))]
+    text, proto = (str(p).split("/") + ["tcp"])[:2]
+    parts = text.rsplit(":", 2)
+    if len(parts) == 1:
+        return []  # exposed only, not published
+    if len(parts) == 2:
+        parts = ["0.0.0.0"] + parts
+    return [PublishedPort(host_ip=parts[0] or "0.0.0.0", host_port=int(parts[1]),
+                          container_port=int(parts[2]), protocol=proto)]
+
+
+def _volume(v: Any, named: set[str]) -> Mount:
+    if isinstance(v, dict):
+        src = str(v.get("source", ""))
+        return Mount(source=src, target=str(v["target"]), type=v.get("type", "volume"),
+                     read_only=bool(v.get("read_only", False)))
+    parts = str(v).split(":")
+    src, dst = (parts + [""])[:2] if len(parts) > 1 else ("", parts[0])
+    mode = parts[2] if len(parts) > 2 else "rw"
+    kind = "volume" if src in named or (src and not src.startswith(("/", "."))) else "bind"
+    return Mount(source=src, target=dst, type=kind if src else "volume", read_only="ro" in mode.split(","))
+
+
+def _static_container(name: str, s: dict[str, Any], named_volumes: set[str]) -> ContainerFacts:
+    so = [str(x) for x in s.get("security_opt", [])]
+    log = s.get("logging") or {}
+    nets = s.get("networks") or ({} if s.get("network_mode") else {"default": None})
+    gpu_ids: Optional[list[str]] = None
+    for dev in (((s.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices") or []:
+        if "gpu" in (dev.get("capabilities") or []) or dev.get("driver") == "nvidia":
+            gpu_ids = (gpu_ids or []) + [str(i) for i in dev.get("device_ids") or []]
+    env = s.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env if "=" in e)
+    mem = s.get("mem_limit") or (((s.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("memory")
+    cpus = s.get("cpus") or (((s.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("cpus")
+    hc = s.get("healthcheck") or {}
+    reason = "no static source: only a running container has a state"
+    return ContainerFacts(
+        name=name, image=str(s.get("image", "")),
+        running=Unavailable(reason=reason), health=Unavailable(reason=reason),
+        memory=parse_size(str(mem)) if mem else None,
+        cpus=float(cpus) if cpus else None,
+        pids_limit=int(s["pids_limit"]) if s.get("pids_limit") else None,
+        restart=s.get("restart"),
+        privileged=bool(s.get("privileged", False)),
+        cap_add=_caps(s.get("cap_add")), cap_drop=_caps(s.get("cap_drop")),
+        no_new_privileges=_nnp(so), seccomp_unconfined=_seccomp_unconfined(so),
+        read_only=bool(s.get("read_only", False)),
+        user=str(s.get("user", "") or ""),
+        network_mode=str(s.get("network_mode", "bridge")),
+        pid_mode=str(s.get("pid", "") or ""), ipc_mode=str(s.get("ipc", "") or ""),
+        uts_mode=str(s.get("uts", "") or ""), userns_mode=str(s.get("userns_mode", "") or ""),
+        mounts=[_volume(v, named_volumes) for v in s.get("volumes") or []],
+        devices=[str(d) for d in s.get("devices") or []],
+        log_driver=str(log.get("driver", "json-file")),
+        log_opts={k: str(v) for k, v in (log.get("options") or {}).items()},
+        networks=sorted(nets if isinstance(nets, (dict, list)) else []),
+        ports=[pp for p in s.get("ports") or [] for pp in _port(p)],
+        healthcheck=bool(hc.get("test")) and not hc.get("disable", False),
+        gpu_device_ids=gpu_ids, runtime=s.get("runtime"),
+        env_visible_devices=env.get("NVIDIA_VISIBLE_DEVICES"),
+        compose_profiles=list(s.get("profiles") or []),
+    )
+
+
+# --- live: docker SDK ----------------------------------------------------------------------------
+def docker_client(ctx: Context) -> Any:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.DockerClient(base_url=ctx.profile.target.docker_host, timeout=ctx.timeout)
+        client.ping()
+        return client
+    except DockerException as e:
+        raise FactError(f"cannot reach the docker engine at {ctx.profile.target.docker_host}: "
+                        f"{str(e).splitlines()[0][:200]}") from None
+
+
+def _live_container(ins: dict[str, Any]) -> ContainerFacts:
+    cfg, hc, st, ns = ins["Config"], ins["HostConfig"], ins["State"], ins["NetworkSettings"]
+    labels = cfg.get("Labels") or {}
+    so = hc.get("SecurityOpt") or []
+    cpus = hc.get("NanoCpus") and hc["NanoCpus"] / 1e9 or (
+        hc.get("CpuQuota") and hc.get("CpuPeriod") and hc["CpuQuota"] / hc["CpuPeriod"]) or None
+    ports = []
+    for spec, bindings in (ns.get("Ports") or {}).items():
+        cport, proto = spec.split("/")
+        for b in bindings or []:  # None: exposed but not published (e.g. on an internal-only network)
+            ports.append(PublishedPort(host_ip=b.get("HostIp") or "0.0.0.0", host_port=int(b["HostPort"]),
+                                       container_port=int(cport), protocol=proto))
+    gpu_ids: Optional[list[str]] = None
+    for req in hc.get("DeviceRequests") or []:
+        if req.get("Driver") == "nvidia" or any("gpu" in c for c in req.get("Capabilities") or []):
+            gpu_ids = (gpu_ids or []) + list(req.get("DeviceIDs") or (["all"] if req.get("Count") == -1 else []))
+    env = dict(e.split("=", 1) for e in cfg.get("Env") or [] if "=" in e)
+    restart = (hc.get("RestartPolicy") or {}).get("Name") or None
+    if restart == "on-failure" and hc["RestartPolicy"].get("MaximumRetryCount"):
+        restart = f"on-failure:{hc['RestartPolicy']['MaximumRetryCount']}"
+    health = (st.get("Health") or {}).get("Status", "none")
+    nets = {}
+    for net_name, net in (ns.get("Networks") or {}).items():
+        nets[net_name] = net.get("IPAddress") or ""
+    project = labels.get("com.docker.compose.project", "")
+    logical = {n: n.removeprefix(f"{project}_") for n in nets}
+    test = (cfg.get("Healthcheck") or {}).get("Test") or []
+    return ContainerFacts(
+        name=labels.get("com.docker.compose.service", ins["Name"].lstrip("/")),
+        image=cfg.get("Image", ""),
+        running=bool(st.get("Running")), health=health,
+        memory=hc.get("Memory") or None, cpus=cpus, pids_limit=hc.get("PidsLimit") or None,
+        restart=restart, privileged=bool(hc.get("Privileged")),
+        cap_add=_caps(hc.get("CapAdd")), cap_drop=_caps(hc.get("CapDrop")),
+        no_new_privileges=_nnp(so), seccomp_unconfined=_seccomp_unconfined(so),
+        read_only=bool(hc.get("ReadonlyRootfs")), user=cfg.get("User") or "",
+        network_mode=hc.get("NetworkMode") or "default",
+        pid_mode=hc.get("PidMode") or "", ipc_mode=hc.get("IpcMode") or "",
+        uts_mode=hc.get("UTSMode") or "", userns_mode=hc.get("UsernsMode") or "",
+        mounts=[Mount(source=m.get("Name") or m.get("Source", ""), target=m["Destination"],
+                      type=m.get("Type", "bind"), read_only=not m.get("RW", True)) for m in ins.get("Mounts") or []],
+        devices=[d.get("PathOnHost", "") for d in hc.get("Devices") or []],
+        log_driver=(hc.get("LogConfig") or {}).get("Type", ""),
+        log_opts={k: str(v) for k, v in ((hc.get("LogConfig") or {}).get("Config") or {}).items()},
+        networks=sorted(logical.values()), addresses={logical[k]: v for k, v in nets.items()},
+        ports=sorted(ports, key=lambda p: (p.host_port, p.host_ip)),
+        healthcheck=bool(test) and test != ["NONE"],
+        gpu_device_ids=gpu_ids, runtime=hc.get("Runtime"),
+        env_visible_devices=env.get("NVIDIA_VISIBLE_DEVICES"),
+    )
+
+
+@register
+class ContainersSource(FactSource):
+    name = "containers"
+    model = ContainersFacts
+
+    def static(self, ctx: Context) -> ContainersFacts:
+        data = compose_config(ctx)
+        named = set((data.get("volumes") or {}).keys())
+        t = ctx.profile.target.compose
+        return ContainersFacts(
+            source=f"docker-compose config ({', '.join(t.files)})", project=t.project_name,
+            containers={n: _static_container(n, s, named) for n, s in data["services"].items()},
+            networks={n: NetworkFacts(name=n, internal=bool((v or {}).get("internal", False)))
+                      for n, v in (data.get("networks") or {}).items()},
+        )
+
+    def live(self, ctx: Context) -> ContainersFacts:
+        client = docker_client(ctx)
+        project = ctx.profile.target.compose.project_name
+        flt = {"label": f"com.docker.compose.project={project}"}
+        try:
+            found = {}
+            for c in client.api.containers(all=True, filters=flt):
+                facts = _live_container(client.api.inspect_container(c["Id"]))
+                found[facts.name] = facts
+            networks = {}
+            for n in client.api.networks(filters=flt):
+                ins = client.api.inspect_network(n["Id"])
+                logical = (ins.get("Labels") or {}).get("com.docker.compose.network") or n["Name"]
+                networks[logical] = NetworkFacts(name=logical, internal=bool(ins.get("Internal")))
+        except Exception as e:  # docker.errors.* and requests timeouts: one line
+            raise FactError(f"docker engine at {ctx.profile.target.docker_host}: {str(e).splitlines()[0][:200]}") from None
+        finally:
+            client.close()
+        return ContainersFacts(source=f"docker inspect ({ctx.profile.target.docker_host})",
+                               project=project, containers=found, networks=networks)

@@ -1,0 +1,313 @@
+"""Pydantic models of a profile. Unknown keys are errors (extra='forbid'); units are parsed here,
+so checks only ever see bytes, days, Mbit/s and validated cron expressions."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from croniter import croniter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from plancheck.units import UnitError, looks_like_quantity, parse_duration, parse_rate_mbps, parse_size
+
+
+def _size(v: object) -> int:
+    try:
+        return parse_size(v)  # type: ignore[arg-type]
+    except UnitError as e:
+        raise ValueError(str(e)) from None
+
+
+def _days(v: object) -> float:
+    try:
+        return parse_duration(v)  # type: ignore[arg-type]
+    except UnitError as e:
+        raise ValueError(str(e)) from None
+
+
+def _mbps(v: object) -> int:
+    try:
+        return parse_rate_mbps(v)  # type: ignore[arg-type]
+    except UnitError as e:
+        raise ValueError(str(e)) from None
+
+
+def _cron(v: str) -> str:
+    if not isinstance(v, str) or not croniter.is_valid(v):
+        raise ValueError(f"invalid cron expression {v!r}: expected five fields such as '0 2 * * *'")
+    return v
+
+
+def _setting(v: object) -> object:
+    # A tunable that looks like a quantity ('48GB') must be a valid size: '48QB' is a typo, not text.
+    if looks_like_quantity(v):
+        _size(v)
+    return v
+
+
+Size = Annotated[int, BeforeValidator(_size)]
+Days = Annotated[float, BeforeValidator(_days)]
+Mbps = Annotated[int, BeforeValidator(_mbps)]
+Cron = Annotated[str, AfterValidator(_cron)]
+Setting = Annotated[Union[bool, int, str], AfterValidator(_setting)]
+Severity = Literal["critical", "high", "medium", "low"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- 1.1 hardware -------------------------------------------------------------------------------
+class Cpu(Strict):
+    vendor: str
+    family: str
+    min_cores: int = 1
+
+
+class Gpu(Strict):
+    vendor: str = "NVIDIA"
+    model: str
+    count: int = Field(ge=0)
+    memory: Size
+    min_driver: str = "0"
+    ecc: bool = True
+    persistence: bool = True
+    mig: bool = False
+    pcie_generation: Optional[int] = None
+    pcie_width: Optional[int] = None
+
+
+class Disk(Strict):
+    transport: str = "nvme"
+    capacity: Size
+
+
+class Network(Strict):
+    speed: Mbps
+    interfaces: list[str] = []
+
+
+class Hardware(Strict):
+    cpu: Cpu
+    gpu: Gpu
+    memory: Size
+    storage: list[Disk]
+    network: Network
+    # Vendors sell decimal terabytes and kernels report binary ones; a real "4TB" NVMe shows ~3.64 TiB.
+    capacity_tolerance: float = Field(default=0.1, ge=0, le=0.5)
+
+
+# --- 1.2 allocations and 2.x containers --------------------------------------------------------
+class Allocation(Strict):
+    title: str
+    zones: list[str]
+    gpus: int = Field(ge=0)
+    memory: Size
+    storage: Size
+    purposes: list[str] = []
+
+
+class Zone(Strict):
+    title: str
+    networks: list[str]
+
+
+class Port(Strict):
+    port: int = Field(ge=1, le=65535)
+    host_ip: str = "0.0.0.0"
+    container_port: Optional[int] = None
+
+
+class Container(Strict):
+    zone: str
+    memory: Size
+    gpus: list[int] = []
+    networks: Optional[list[str]] = None  # default: the zone's networks
+    ports: list[Port] = []
+    read_only: bool = True
+    non_root: bool = True
+    cap_add: list[str] = []
+    planned: bool = True  # False: a supporting container the plan does not size (gateway, exporters)
+    skip_live: Optional[str] = None  # a reason why this container cannot run where the profile points
+
+
+class LogPolicy(Strict):
+    driver: str = "json-file"
+    max_size: Size
+    max_file: int = Field(ge=1)
+
+
+class ContainerPolicy(Strict):
+    restart: list[str]
+    pids_limit_max: int = Field(ge=1)
+    require_cpu_limit: bool = True
+    no_new_privileges: bool = True
+    drop_all_capabilities: bool = True
+    forbidden_mounts: list[str]
+    forbidden_image_tags: list[str] = ["latest"]
+    log: LogPolicy
+
+
+# --- 3.1 MariaDB, 3.2 Redis ---------------------------------------------------------------------
+class MariaDBEncryption(Strict):
+    key_management: str = "file_key_management"
+    algorithm: str
+    key_bits: int = 256
+    variables: dict[str, Setting]
+
+
+class MariaDB(Strict):
+    container: str
+    version: str
+    variables: dict[str, Setting]
+    hardening: dict[str, Setting]
+    tls_versions: list[str]
+    encryption: MariaDBEncryption
+    audit_plugin: str = "server_audit"
+    x509_users: list[str]
+    allowed_user_hosts: list[str] = ["localhost", "127.0.0.1", "::1", "%"]
+    root_hosts: list[str] = ["localhost", "127.0.0.1", "::1"]
+
+
+class Backup(Strict):
+    tool: str
+    container: str
+    schedule: Cron
+    timezone: str = "UTC"
+    retention: Days
+    incremental: bool
+    max_age: Days = 26 / 24
+    encryption: str = "AES-256"
+
+
+class Redis(Strict):
+    container: str
+    version: str
+    maxmemory: Size
+    settings: dict[str, Setting]
+    hardening: dict[str, Setting] = {}
+    tls_required: bool = True
+    protected_commands: list[str] = ["config", "flushall", "flushdb", "debug", "shutdown"]
+
+
+# --- 4. security --------------------------------------------------------------------------------
+class ExposedPort(Strict):
+    port: int = Field(ge=1, le=65535)
+    service: str
+    protocols: list[str]
+
+
+class Tls(Strict):
+    external_versions: list[str]
+    internal_versions: list[str]
+    mtls: bool
+    min_days_valid: int = 14
+    cipher_suites: list[str] = []
+    min_key_bits: dict[str, int] = {"RSA": 2048, "EC": 256}
+
+
+class Security(Strict):
+    public_ports: list[ExposedPort]
+    vpn_ports: list[ExposedPort]
+    tls: Tls
+    encryption_at_rest: str
+    access_control: list[str]
+
+
+# --- 5. monitoring and logs ---------------------------------------------------------------------
+class Metric(Strict):
+    title: str
+    family: str
+    job: str
+    requires_gpu: bool = False
+
+
+class Monitoring(Strict):
+    components: list[str]
+    scrape_jobs: list[str]
+    metrics: dict[str, list[Metric]]
+    alert_rules: list[str]
+    alertmanager_receivers: int = 1
+
+
+class LogClass(Strict):
+    title: str
+    retention: Days
+
+
+class Logs(Strict):
+    tools: list[str]
+    sources: dict[str, str]  # source -> log class
+    classes: dict[str, LogClass]
+
+
+# --- target: where the platform is ---------------------------------------------------------------
+class Credential(Strict):
+    """Where to find a secret: the NAME of an environment variable or of a file path variable.
+    Values never live in a profile."""
+    user: Optional[str] = None
+    password_env: Optional[str] = None
+    password_file: Optional[str] = None
+
+    @field_validator("password_env")
+    @classmethod
+    def _name_only(cls, v: Optional[str]) -> Optional[str]:
+        import re
+
+        if v is not None and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", v):
+            raise ValueError("must be an environment variable NAME (A-Z, 0-9, _), never a secret value")
+        return v
+
+
+class TlsClient(Strict):
+    ca: str
+    cert: str
+    key: str
+
+
+class Endpoint(Strict):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    server_name: Optional[str] = None
+    credential: Optional[Credential] = None
+
+
+class ComposeTarget(Strict):
+    project_dir: str
+    files: list[str]
+    env_files: list[str] = []
+    project_name: str
+    profiles: list[str] = []
+
+
+class Target(Strict):
+    docker_host: str = "unix:///var/run/docker.sock"
+    compose: ComposeTarget
+    config_files: dict[str, list[str]] = {}
+    endpoints: dict[str, Endpoint] = {}
+    tls_client: Optional[TlsClient] = None
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    host_backend: str = "local://"
+    addresses: dict[str, str] = {}
+
+
+class Profile(Strict):
+    name: str
+    plan: str
+    description: str = ""
+    hardware: Hardware
+    allocations: dict[str, Allocation]
+    zones: dict[str, Zone]
+    containers: dict[str, Container]
+    container_policy: ContainerPolicy
+    mariadb: MariaDB
+    backup: Backup
+    redis: Redis
+    security: Security
+    monitoring: Monitoring
+    logs: Logs
+    gpu_required: bool = True  # prod: a host without its GPUs fails; a lab/baseline profile skips
+    target: Target
+
+    def container_networks(self, name: str) -> list[str]:
+        c = self.containers[name]
+        return c.networks if c.networks is not None else self.zones[c.zone].networks

@@ -1,0 +1,96 @@
+"""One record per check, built from pytest reports; results.json is the single source of truth
+from which JUnit and HTML are written (so they always agree, also under pytest-xdist)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import pytest
+
+OUTCOMES = ("passed", "failed", "skipped", "waived", "error")
+
+
+@dataclass
+class Record:
+    nodeid: str
+    control: str = ""
+    title: str = ""
+    severity: str = ""
+    section: str = ""
+    tags: list[str] = field(default_factory=list)
+    outcome: str = "passed"
+    expected: str = ""
+    found: str = ""
+    message: str = ""
+    remediation: str = ""
+    duration: float = 0.0
+    waiver: Optional[dict[str, Any]] = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _message(report: pytest.TestReport) -> str:
+    lr = report.longrepr
+    if lr is None:
+        return ""
+    if isinstance(lr, tuple):  # skip: (path, line, reason)
+        return str(lr[2]).removeprefix("Skipped: ")
+    if isinstance(lr, str):
+        return lr.strip().splitlines()[-1] if lr.strip() else ""
+    crash = getattr(lr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return crash.message.splitlines()[0]
+    return str(lr).strip().splitlines()[-1]
+
+
+class Collector:
+    """Merges the setup/call/teardown reports of each test into one record."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Record] = {}
+
+    def add(self, report: pytest.TestReport) -> None:
+        rec = self.records.get(report.nodeid)
+        props = dict(report.user_properties)
+        if rec is None:
+            rec = self.records[report.nodeid] = Record(nodeid=report.nodeid)
+        for key in ("control", "title", "severity", "section", "expected", "found", "remediation"):
+            if props.get(key):
+                setattr(rec, key, str(props[key]))
+        if props.get("tags"):
+            rec.tags = [t for t in str(props["tags"]).split(",") if t]
+        if props.get("waiver"):
+            rec.waiver = props["waiver"] if isinstance(props["waiver"], dict) else {"note": props["waiver"]}
+        rec.duration += float(getattr(report, "duration", 0.0))
+        outcome = self._outcome(report)
+        if outcome is None:
+            return
+        if outcome in ("failed", "error") or rec.outcome == "passed" or report.when == "call":
+            # a teardown error does not hide the call's failure; a failure beats a pass
+            if not (rec.outcome in ("failed", "error", "waived") and outcome == "passed"):
+                rec.outcome = outcome
+                rec.message = _message(report) if outcome != "passed" else rec.message
+
+    @staticmethod
+    def _outcome(report: pytest.TestReport) -> Optional[str]:
+        if hasattr(report, "wasxfail") and str(report.wasxfail).startswith("waived"):
+            return "waived"
+        if report.when == "call":
+            return {"passed": "passed", "failed": "failed", "skipped": "skipped"}[report.outcome]
+        if report.outcome == "failed":
+            return "error"
+        if report.outcome == "skipped":
+            return "skipped"
+        return None if report.when == "teardown" else None
+
+    def sorted(self) -> list[Record]:
+        return sorted(self.records.values(), key=lambda r: r.nodeid)
+
+
+def summarize(records: list[Record]) -> dict[str, int]:
+    counts = {k: 0 for k in OUTCOMES}
+    for r in records:
+        counts[r.outcome] += 1
+    counts["total"] = len(records)
+    return counts
