@@ -70,6 +70,13 @@ class Check:
         found = self.fact(found)
         self.that(key(found) == key(expected), expected=expected, found=found, what=what, fmt=fmt)
 
+    def setting(self, found: Any, expected: Any, what: str, fmt: Callable[[Any], str] = _show) -> None:
+        """A server setting equal to the plan's value (units, ON/OFF/1/0, case normalized)."""
+        from plancheck.units import same_setting
+
+        found = self.fact(found)
+        self.that(same_setting(found, expected), expected=expected, found=found, what=what, fmt=fmt)
+
     def at_most(self, found: Any, limit: Any, what: str | None = None,
                 fmt: Callable[[Any], str] = _show) -> None:
         found = self.fact(found)

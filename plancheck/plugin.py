@@ -82,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not state.is_worker:
             _write(state, exit_status=4)
         raise pytest.UsageError("\n".join(e.lines)) from None
+    config.pluginmanager.register(_Recorder(state), f"plancheck-recorder-{id(state)}")
     ctx = Context(profile=state.profile, root=root, mode=state.mode)  # type: ignore[arg-type]
     facts_file = config.getoption("plancheck_facts")
     try:
@@ -185,19 +186,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
         report.wasxfail = f"waived until {info['expires']} by {waiver.approver}: {waiver.justification}"
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    # runs on the controller under xdist too, with user_properties carried over from workers
-    if _CURRENT and not _CURRENT.is_worker:
-        _CURRENT.collector.add(report)
+class _Recorder:
+    """Per-session plugin object (not a module global), so a nested run (the suite's own tests run
+    audits in-process) never mixes its records with the outer one's."""
 
+    def __init__(self, state: RunState):
+        self.state = state
 
-_CURRENT: Optional[RunState] = None
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    global _CURRENT
-    _CURRENT = _state(session.config)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # runs on the controller under xdist too, with user_properties carried over from workers
+        if not self.state.is_worker:
+            self.state.collector.add(report)
 
 
 def _gate(state: RunState, records: list[Any]) -> int:
@@ -236,7 +235,7 @@ def _write(state: RunState, exit_status: int) -> Path:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
-    if state is None or state.is_worker:
+    if state is None or state.is_worker or session.config.option.collectonly:
         return
     records = state.collector.sorted()
     if state.store is not None:

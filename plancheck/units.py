@@ -111,6 +111,8 @@ def normalize_setting(value: object) -> object:
         return "ON"
     if low in ("off", "no", "false"):
         return "OFF"
+    if text.startswith("/"):
+        return text.rstrip("/") or "/"  # paths: MariaDB reports directories with a trailing slash
     if re.fullmatch(r"-?\d+", text):
         return int(text)
     if looks_like_quantity(text):
@@ -119,3 +121,12 @@ def normalize_setting(value: object) -> object:
         except UnitError:
             return low
     return low
+
+
+def same_setting(found: object, expected: object) -> bool:
+    """Settings equal after normalization; a boolean expectation also accepts 1/0 (MariaDB and
+    Redis report booleans either way depending on the source)."""
+    f, e = normalize_setting(found), normalize_setting(expected)
+    if e in ("ON", "OFF") and f in (0, 1):
+        f = "ON" if f == 1 else "OFF"
+    return f == e

@@ -2,6 +2,6 @@
 from plancheck.facts.base import SOURCES, Context, FactError, Facts, FactStore, NoSource, Unavailable
 
 
-from plancheck.facts import containers  # noqa: F401,E402  (registers the source)
+from plancheck.facts import containers, mariadb, nginx, redis  # noqa: F401,E402  (registers the sources)
 
 __all__ = ["SOURCES", "Context", "FactError", "Facts", "FactStore", "NoSource", "Unavailable"]

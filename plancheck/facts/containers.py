@@ -2,7 +2,9 @@
 inspect per container of the compose project (live). Same model either way."""
 from __future__ import annotations
 
+import io
 import shutil
+import tarfile
 import subprocess
 from typing import Any, Optional, Union
 
@@ -289,3 +291,22 @@ class ContainersSource(FactSource):
             client.close()
         return ContainersFacts(source=f"docker inspect ({ctx.profile.target.docker_host})",
                                project=project, containers=found, networks=networks)
+
+
+def read_container_file(ctx: Context, service: str, path: str) -> str:
+    """A file from a running container, read through the docker API (no exec, nothing written)."""
+    client = docker_client(ctx)
+    try:
+        flt = {"label": [f"com.docker.compose.project={ctx.profile.target.compose.project_name}",
+                         f"com.docker.compose.service={service}"]}
+        found = client.api.containers(filters=flt)
+        if not found:
+            raise FactError(f"cannot read {path}: container {service} is not running")
+        stream, _ = client.api.get_archive(found[0]["Id"], path)
+        data = b"".join(stream)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = tar.getmembers()[0]
+            f = tar.extractfile(member)
+            return f.read().decode() if f else ""
+    finally:
+        client.close()

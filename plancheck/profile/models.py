@@ -187,6 +187,7 @@ class Redis(Strict):
     hardening: dict[str, Setting] = {}
     tls_required: bool = True
     protected_commands: list[str] = ["config", "flushall", "flushdb", "debug", "shutdown"]
+    admin_users: list[str] = []  # users allowed to run the protected commands
 
 
 # --- 4. security --------------------------------------------------------------------------------
@@ -205,12 +206,24 @@ class Tls(Strict):
     min_key_bits: dict[str, int] = {"RSA": 2048, "EC": 256}
 
 
+class WebServer(Strict):
+    """An nginx front (the public gateway, the admin portal): its config key in target.config_files."""
+    config: str
+    container: str
+    require_client_cert: bool
+    upstream_mtls: bool
+    hsts_min_age: int = 31536000
+    headers: list[str] = ["X-Content-Type-Options", "X-Frame-Options"]
+
+
 class Security(Strict):
+    internal_networks: list[str] = []  # networks with no route to the outside (Docker `internal`)
     public_ports: list[ExposedPort]
     vpn_ports: list[ExposedPort]
     tls: Tls
     encryption_at_rest: str
     access_control: list[str]
+    web: dict[str, WebServer] = {}
 
 
 # --- 5. monitoring and logs ---------------------------------------------------------------------
@@ -269,6 +282,7 @@ class Endpoint(Strict):
     port: int = Field(ge=1, le=65535)
     server_name: Optional[str] = None
     credential: Optional[Credential] = None
+    config_path: Optional[str] = None  # the service's config file inside its container (fallback reads)
 
 
 class ComposeTarget(Strict):
@@ -279,10 +293,17 @@ class ComposeTarget(Strict):
     profiles: list[str] = []
 
 
+class LiveFile(Strict):
+    """A config file read from inside the running container (docker API, read-only)."""
+    service: str
+    path: str
+
+
 class Target(Strict):
     docker_host: str = "unix:///var/run/docker.sock"
     compose: ComposeTarget
     config_files: dict[str, list[str]] = {}
+    live_files: dict[str, LiveFile] = {}  # same keys as config_files: where the running copy is
     endpoints: dict[str, Endpoint] = {}
     tls_client: Optional[TlsClient] = None
     timeout_s: float = Field(default=5.0, gt=0, le=120)

@@ -1,0 +1,132 @@
+"""MariaDB facts: option files (static) or the running server over TLS with a client certificate
+(live: SHOW GLOBAL VARIABLES once, users, plugins, tablespace encryption, the session's TLS)."""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from pydantic import BaseModel
+
+from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
+from plancheck.facts.endpoints import endpoint, resolve_host, secret, tls_files
+from plancheck.facts.optionfile import ConfigSyntaxError, parse_mariadb_options
+
+LIVE_ONLY = "no static source: only the running server knows"
+
+
+class DbUser(BaseModel):
+    user: str
+    host: str
+    ssl_type: str  # '', 'ANY', 'X509', 'SPECIFIED'
+    empty_password: bool
+    plugin: str = ""
+    is_role: bool = False
+    grant_option: bool = False
+    super_priv: bool = False
+
+
+class Tablespace(BaseModel):
+    name: str
+    encrypted: bool
+
+
+class MariaDBFacts(Facts):
+    version: Union[str, Unavailable]
+    variables: dict[str, str]
+    plugins: Union[dict[str, str], Unavailable]  # name -> ACTIVE/INACTIVE/configured
+    users: Union[list[DbUser], Unavailable]
+    databases: Union[list[str], Unavailable]
+    tablespaces: Union[list[Tablespace], Unavailable]
+    session_tls_version: Union[str, Unavailable]
+    session_cipher: Union[str, Unavailable]
+
+
+def _static_plugins(variables: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for entry in (variables.get("plugin_load_add", "") + ";" + variables.get("plugin_load", "")).split(";"):
+        if entry.strip():
+            name = entry.split("=")[0].strip().removesuffix(".so")
+            out[{"file_key_management": "file_key_management", "server_audit": "server_audit"}.get(name, name)] = \
+                "configured"
+    for key in variables:
+        if key in ("file_key_management", "server_audit") and variables[key].upper() in ("ON", "FORCE_PLUS_PERMANENT", "FORCE"):
+            out[key] = "configured"
+    return out
+
+
+@register
+class MariaDBSource(FactSource):
+    name = "mariadb"
+    model = MariaDBFacts
+
+    def static(self, ctx: Context) -> MariaDBFacts:
+        files = ctx.profile.target.config_files.get("mariadb")
+        if not files:
+            raise NoSource("mariadb: the profile's target names no option files")
+        variables: dict[str, str] = {}
+        for f in files:
+            path = ctx.path(f)
+            try:
+                variables.update(parse_mariadb_options(path.read_text(), str(path), path.parent))
+            except OSError as e:
+                raise FactError(f"cannot read MariaDB option file {path}: {e.strerror}") from None
+            except ConfigSyntaxError as e:
+                raise FactError(str(e)) from None
+        u = Unavailable(reason=LIVE_ONLY)
+        return MariaDBFacts(source=", ".join(files), version=u, variables=variables,
+                            plugins=_static_plugins(variables), users=u, databases=u, tablespaces=u,
+                            session_tls_version=Unavailable(reason="no static source: needs a real TLS session"),
+                            session_cipher=Unavailable(reason="no static source: needs a real TLS session"))
+
+    def live(self, ctx: Context) -> MariaDBFacts:
+        import pymysql
+
+        ep = endpoint(ctx, "mariadb")
+        host = resolve_host(ctx, ep)
+        ca, cert, key = tls_files(ctx)
+        user = ep.credential.user if ep.credential and ep.credential.user else "plancheck_audit"
+        where = f"mariadb at {host}:{ep.port} as {user}"
+        try:
+            conn = pymysql.connect(host=host, port=ep.port, user=user, password=secret(ctx, ep) or "",
+                                   ssl={"ca": ca, "cert": cert, "key": key, "check_hostname": False},
+                                   connect_timeout=ctx.timeout, read_timeout=ctx.timeout * 4,
+                                   write_timeout=ctx.timeout)
+        except pymysql.err.OperationalError as e:
+            code, msg = (e.args + ("",))[:2]
+            raise FactError(f"cannot reach {where}: ({code}) {msg}") from None
+        except Exception as e:
+            raise FactError(f"cannot reach {where}: {type(e).__name__}: {e}".splitlines()[0]) from None
+        try:
+            return self._read(conn, where)
+        except pymysql.err.MySQLError as e:
+            raise FactError(f"{where}: query failed: {e}".splitlines()[0]) from None
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _read(conn: Any, where: str) -> MariaDBFacts:
+        def rows(sql: str) -> list[tuple]:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return list(cur.fetchall())
+
+        version = rows("SELECT VERSION()")[0][0]
+        variables = {str(k).lower(): str(v) for k, v in rows("SHOW GLOBAL VARIABLES")}
+        status = {str(k).lower(): str(v) for k, v in rows("SHOW SESSION STATUS LIKE 'Ssl_%'")}
+        plugins = {str(n).lower(): str(s) for n, s in rows(
+            "SELECT PLUGIN_NAME, PLUGIN_STATUS FROM information_schema.PLUGINS")}
+        users = [DbUser(user=u, host=h, ssl_type=str(s or ""), empty_password=bool(e), plugin=str(p or ""),
+                        is_role=str(r) == "Y", grant_option=str(g) == "Y", super_priv=str(sp) == "Y")
+                 for u, h, s, e, p, r, g, sp in rows(
+                     "SELECT User, Host, ssl_type, (authentication_string = '' AND plugin IN "
+                     "('', 'mysql_native_password')), plugin, is_role, Grant_priv, Super_priv FROM mysql.user")]
+        databases = [d for (d,) in rows("SHOW DATABASES")]
+        spaces = rows("SELECT s.NAME, COALESCE(e.ENCRYPTION_SCHEME, 0) > 0 FROM "
+                      "information_schema.INNODB_SYS_TABLESPACES s LEFT JOIN "
+                      "information_schema.INNODB_TABLESPACES_ENCRYPTION e ON e.SPACE = s.SPACE")
+        enc_system = rows("SELECT NAME, ENCRYPTION_SCHEME > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION "
+                          "WHERE SPACE = 0")
+        tablespaces = [Tablespace(name=n, encrypted=bool(e)) for n, e in list(spaces) + list(enc_system)]
+        return MariaDBFacts(source=where, version=version, variables=variables, plugins=plugins, users=users,
+                            databases=databases, tablespaces=tablespaces,
+                            session_tls_version=status.get("ssl_version", ""),
+                            session_cipher=status.get("ssl_cipher", ""))

@@ -1,0 +1,167 @@
+"""Redis facts: redis.conf (static) or the running server over TLS (live: CONFIG GET, falling back
+to INFO and to the config file read from the container through the docker SDK when CONFIG is
+renamed or forbidden to the audit user)."""
+from __future__ import annotations
+
+from typing import Any, Union
+
+from plancheck.facts.containers import read_container_file
+from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
+from plancheck.facts.endpoints import endpoint, resolve_host, secret, tls_files
+from plancheck.facts.optionfile import ConfigSyntaxError, parse_redis_conf
+from plancheck.facts.redis_acl import may_run, parse_user, user_enabled
+
+LIVE_ONLY = "no static source: only the running server knows"
+
+
+class RedisFacts(Facts):
+    version: Union[str, Unavailable]
+    config: dict[str, str]
+    config_source: str  # CONFIG GET / redis.conf in the container / redis.conf (desired state)
+    persistence: Union[dict[str, str], Unavailable]  # INFO persistence
+    # command -> users (enabled) allowed to run it; "*" when renamed to ""/disabled for everyone
+    command_access: Union[dict[str, list[str]], Unavailable]
+    unauthenticated_access: Union[bool, Unavailable]  # a client with no credentials could run PING
+    plaintext_port_open: Union[bool, Unavailable]
+
+
+def _command_access(users: list[str], renamed: dict[str, str], commands: list[str]) -> dict[str, list[str]]:
+    out = {}
+    for cmd in commands:
+        if renamed.get(cmd) == "":
+            out[cmd] = []
+            continue
+        allowed = []
+        for line in users:
+            name, rules = parse_user(line)
+            if user_enabled(rules) and may_run(rules, cmd, "set" if cmd == "config" else None):
+                allowed.append(name)
+        out[cmd] = sorted(allowed)
+    return out
+
+
+def _conf_from_text(text: str, origin: str) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    try:
+        return parse_redis_conf(text, origin)
+    except ConfigSyntaxError as e:
+        raise FactError(str(e)) from None
+
+
+@register
+class RedisSource(FactSource):
+    name = "redis"
+    model = RedisFacts
+
+    def static(self, ctx: Context) -> RedisFacts:
+        files = ctx.profile.target.config_files.get("redis")
+        if not files:
+            raise NoSource("redis: the profile's target names no redis.conf")
+        conf: dict[str, str] = {}
+        users: list[str] = []
+        renamed: dict[str, str] = {}
+        for f in files:
+            path = ctx.path(f)
+            try:
+                c, u, r = _conf_from_text(path.read_text(), str(path))
+            except OSError as e:
+                raise FactError(f"cannot read redis config {path}: {e.strerror}") from None
+            conf.update(c)
+            users += u
+            renamed.update(r)
+        u = Unavailable(reason=LIVE_ONLY)
+        acl_files = ctx.profile.target.config_files.get("redis-acl", [])
+        for f in acl_files:
+            users += [line.split(None, 1)[1] for line in ctx.path(f).read_text().splitlines()
+                      if line.startswith("user ")]
+        if "aclfile" in conf and not acl_files:
+            why = Unavailable(reason=f"ACL users live in {conf['aclfile']}, written at deploy time; "
+                                     "only the running server shows them")
+            return RedisFacts(source=", ".join(files), version=u, config=conf, config_source="redis.conf",
+                              persistence=u, command_access=why, unauthenticated_access=why,
+                              plaintext_port_open=conf.get("port", "6379") != "0")
+        if not any(parse_user(u)[0] == "default" for u in users):
+            # Redis's built-in default user: open unless requirepass gives it a password
+            users.insert(0, "default on " + ("#configured" if "requirepass" in conf else "nopass") + " ~* &* +@all")
+        default_rules = next(parse_user(u)[1] for u in users if parse_user(u)[0] == "default")
+        return RedisFacts(source=", ".join(files), version=u, config=conf, config_source="redis.conf",
+                          persistence=u, command_access=_command_access(users, renamed,
+                                                                        ctx.profile.redis.protected_commands),
+                          unauthenticated_access=user_enabled(default_rules) and "nopass" in default_rules,
+                          plaintext_port_open=conf.get("port", "6379") != "0")
+
+    def live(self, ctx: Context) -> RedisFacts:
+        import redis
+        from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+        ep = endpoint(ctx, "redis")
+        host = resolve_host(ctx, ep)
+        ca, cert, key = tls_files(ctx)
+        user = ep.credential.user if ep.credential else None
+        where = f"redis at {host}:{ep.port}" + (f" as {user}" if user else "")
+        common: dict[str, Any] = dict(host=host, port=ep.port, ssl=True, ssl_ca_certs=ca, ssl_certfile=cert,
+                                      ssl_keyfile=key, ssl_check_hostname=False, socket_timeout=ctx.timeout,
+                                      socket_connect_timeout=ctx.timeout, retry=None, retry_on_timeout=False,
+                                      decode_responses=True)
+        client = redis.Redis(username=user, password=secret(ctx, ep), **common)
+        try:
+            info = client.info("server")
+            persistence = {k: str(v) for k, v in client.info("persistence").items()}
+        except AuthenticationError as e:
+            raise FactError(f"cannot log in to {where}: {e}") from None
+        except RedisError as e:
+            raise FactError(f"cannot reach {where}: {type(e).__name__}: {e}".splitlines()[0]) from None
+        try:
+            config = {k: str(v) for k, v in client.config_get("*").items()}
+            source = "CONFIG GET"
+        except ResponseError:
+            path = ep.config_path or "/etc/redis/redis.conf"
+            config, _, _ = _conf_from_text(read_container_file(ctx, ctx.profile.redis.container, path), path)
+            source = f"{path} in the container (CONFIG is not available to the audit user)"
+        access: dict[str, list[str]] = {}
+        try:
+            users = [line.split()[1] for line in client.acl_list()]
+            for cmd in ctx.profile.redis.protected_commands:
+                args = {"config": ["CONFIG", "SET", "maxmemory", "1"], "debug": ["DEBUG", "SLEEP", "0"],
+                        "keys": ["KEYS", "*"]}.get(cmd, [cmd.upper()])
+                access[cmd] = sorted(u for u in users if _dryrun_ok(client, u, args))
+        except ResponseError:
+            access = {cmd: ["(unknown: ACL not readable by the audit user)"] for cmd in ctx.profile.redis.protected_commands}
+        anonymous = redis.Redis(**common)
+        try:
+            anonymous.ping()
+            unauth = True
+        except (AuthenticationError, ResponseError):
+            unauth = False
+        except RedisError:
+            unauth = False
+        finally:
+            anonymous.close()
+        plain = redis.Redis(host=host, port=ep.port, socket_timeout=ctx.timeout, socket_connect_timeout=ctx.timeout,
+                            retry=None, retry_on_timeout=False)
+        try:
+            plain.ping()
+            plaintext = True
+        except AuthenticationError:
+            plaintext = True  # it spoke RESP in clear text: the port takes plaintext
+        except ResponseError as e:
+            plaintext = "NOAUTH" in str(e) or "NOPERM" in str(e)
+        except RedisError:
+            plaintext = False
+        finally:
+            plain.close()
+        client.close()
+        return RedisFacts(source=where, version=str(info.get("redis_version", "")), config=config,
+                          config_source=source, persistence=persistence, command_access=access,
+                          unauthenticated_access=unauth, plaintext_port_open=plaintext)
+
+
+def _dryrun_ok(client: Any, user: str, args: list[str]) -> bool:
+    from redis.exceptions import ResponseError
+
+    try:
+        reply = client.execute_command("ACL", "DRYRUN", user, *args)
+    except ResponseError as e:
+        if "unknown subcommand" in str(e).lower():
+            raise
+        return False
+    return str(reply).upper() == "OK"
