@@ -213,7 +213,7 @@ def _write(state: RunState, exit_status: int) -> Path:
     doc = {
         "run": {
             "tool": "plancheck",
-            "profile": profile.name if profile else state.profile_name,
+            "profile": profile.name if profile else Path(state.profile_name).stem,
             "plan": profile.plan if profile else "",
             "mode": state.mode,
             "started": state.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
