@@ -7,7 +7,7 @@ waiver no longer waives, and the report says it expired.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 class Waiver(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     control: Optional[str] = None
-    test: Optional[str] = None  # fnmatch pattern over the test id (nodeid or its [param] part)
+    test: Optional[str] = None  # pattern over the test id, `*` and `?` wildcards (a suffix matches)
     justification: str
     approver: str
     expires: dt.date
@@ -35,11 +35,17 @@ class Waiver(BaseModel):
         if self.control and self.control != control:
             return False
         if self.test:
-            return fnmatch.fnmatchcase(nodeid, self.test) or fnmatch.fnmatchcase(nodeid, f"*{self.test}")
+            return bool(_glob(self.test).fullmatch(nodeid) or _glob("*" + self.test).fullmatch(nodeid))
         return True
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
+
+
+def _glob(pattern: str) -> "re.Pattern[str]":
+    """`*` and `?` wildcards only: test ids contain brackets (`[app-db]`) that fnmatch would
+    read as character classes."""
+    return re.compile(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."))
 
 
 class WaiverFile(BaseModel):

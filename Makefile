@@ -1,0 +1,67 @@
+# plancheck: `make audit` (the audit of the embedded baseline) and `make test` (the suite's tests)
+# do all set-up on a fresh Debian/Ubuntu host: system packages and dockerd (as root), a venv with
+# the Python dependencies, the offline images, the deployed baseline.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+WAIVERS := profiles/prod.waivers.yaml
+
+.PHONY: all system venv images baseline-up baseline-down audit static test unit live docs bench clean
+
+all: test
+
+# Debian packages the suite and the baseline need (root only; skipped when present)
+system:
+	@bash baseline/scripts/ensure-docker.sh
+	@command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+	  [ "$$(id -u)" = 0 ] || { echo "plancheck: python3-venv is missing; run as root or install it" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; }
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	@command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || $(MAKE) -s system
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+images: system
+	bash baseline/images/build.sh
+
+baseline-up: system venv
+	bash baseline/scripts/up.sh
+
+baseline-down:
+	bash baseline/scripts/down.sh
+
+# The main job: deploy the reference baseline and audit it live.
+audit: baseline-up
+	@rc=0; $(PYTEST) --profile=baseline || rc=$$?; \
+	echo "plancheck: reports in $$(readlink -f reports/latest) (junit.xml, report.html, results.json)"; exit $$rc
+
+# Pre-change gating of the plan's desired state (no platform needed)
+static: venv
+	$(PYTEST) --profile=prod --static --waivers=$(WAIVERS)
+
+unit: venv
+	$(PYTEST) tests/unit -q
+
+live: baseline-up
+	$(PYTEST) tests/live -q -m "live or restore_drill"
+
+# Everything CI runs: unit tests, the static audit, the live audit, break-and-detect tests.
+test: venv baseline-up
+	$(PYTEST) tests/unit -q -n 2
+	$(PYTEST) --profile=prod --static --waivers=$(WAIVERS) -q
+	$(PYTEST) --profile=baseline -q
+	$(PYTEST) tests/live -q -p no:randomly
+
+docs: venv
+	$(PY) -m plancheck.catalog > docs/controls.md
+
+bench: venv
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info reports/*/ reports/latest

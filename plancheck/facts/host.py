@@ -1,0 +1,153 @@
+"""Host facts (1.1 하드웨어 구성): CPU, memory, block devices and NIC link speeds, read through
+testinfra so the same reader works on this machine (`local://`) or over ssh and the other testinfra
+backends (`target.host_backend` in the profile). Live only: hardware is not in any desired state."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any, Optional
+
+from pydantic import BaseModel
+
+from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, register
+
+NOT_STATIC = "hardware is only observable on the host"
+
+_VENDORS = {"GenuineIntel": "Intel", "AuthenticAMD": "AMD", "HygonGenuine": "Hygon", "CentaurHauls": "Centaur"}
+_ARM_IMPLEMENTERS = {"0x41": "ARM", "0x4e": "NVIDIA", "0x50": "Ampere", "0x61": "Apple", "0xc0": "Ampere"}
+
+
+class BlockDevice(BaseModel):
+    name: str
+    transport: Optional[str]  # nvme, sata, sas, usb, ... None for virtual disks (virtio, zram)
+    size: int  # bytes
+    type: str
+    model: Optional[str] = None
+
+
+class Nic(BaseModel):
+    present: bool
+    speed: Optional[int]  # Mbit/s; None when the link is down or the driver reports no speed
+    operstate: str = ""
+
+
+class HostFacts(Facts):
+    hostname: str
+    cpu_vendor: str  # Intel, AMD, ... (from vendor_id; 'unknown' when /proc/cpuinfo has none)
+    cpu_model: str  # the `model name` line, e.g. "Intel(R) Xeon(R) Gold 6430"
+    cpus: int  # logical CPUs: what nproc and Docker's `cpus:` limits count
+    cores: int  # physical cores (distinct physical id/core id pairs; = cpus where not reported)
+    sockets: int
+    memory_total: int  # bytes (MemTotal)
+    disks: list[BlockDevice]
+    nics: dict[str, Nic]  # the interfaces the profile names
+
+
+# --- parsers (plain functions: unit-tested without a host) ----------------------------------------
+def parse_cpuinfo(text: str) -> dict[str, Any]:
+    """/proc/cpuinfo -> vendor, model, logical CPUs, physical cores, sockets."""
+    blocks = [b for b in re.split(r"\n\s*\n", text) if b.strip()]
+    procs: list[dict[str, str]] = []
+    for b in blocks:
+        fields = {}
+        for line in b.splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                fields[k.strip()] = v.strip()
+        if "processor" in fields:
+            procs.append(fields)
+    first = procs[0] if procs else {}
+    vendor_id = first.get("vendor_id", "")
+    vendor = _VENDORS.get(vendor_id, vendor_id) or _ARM_IMPLEMENTERS.get(first.get("CPU implementer", ""), "unknown")
+    model = first.get("model name") or first.get("Model") or first.get("cpu model") or "unknown"
+    pairs = {(p.get("physical id", "0"), p["core id"]) for p in procs if "core id" in p}
+    sockets = {p["physical id"] for p in procs if "physical id" in p}
+    return {"cpu_vendor": vendor, "cpu_model": model, "cpus": len(procs),
+            "cores": len(pairs) or len(procs), "sockets": len(sockets) or 1}
+
+
+def parse_meminfo(text: str) -> int:
+    """MemTotal in bytes."""
+    m = re.search(r"^MemTotal:\s+(\d+)\s*kB", text, re.M)
+    if not m:
+        raise FactError("host: /proc/meminfo has no MemTotal line")
+    return int(m.group(1)) * 1024
+
+
+def parse_lsblk(text: str) -> list[BlockDevice]:
+    """`lsblk -J -b -d -o NAME,TRAN,SIZE,TYPE,MODEL` -> the whole disks (sizes in bytes; older
+    util-linux prints them as strings)."""
+    try:
+        data = json.loads(text)
+        rows = data["blockdevices"]
+    except (ValueError, KeyError, TypeError):
+        raise FactError(f"host: lsblk printed no JSON block device list: {text.strip()[:120]!r}") from None
+    out = []
+    for r in rows:
+        size = r.get("size")
+        out.append(BlockDevice(name=str(r.get("name", "")), transport=(r.get("tran") or None),
+                               size=int(size) if size not in (None, "") else 0, type=str(r.get("type") or ""),
+                               model=(str(r["model"]).strip() or None) if r.get("model") else None))
+    return out
+
+
+def parse_speed(text: str) -> Optional[int]:
+    """/sys/class/net/IF/speed: Mbit/s; -1 or unreadable (link down, virtual device) -> None."""
+    try:
+        v = int(text.strip())
+    except ValueError:
+        return None
+    return v if v > 0 else None
+
+
+# --- live ----------------------------------------------------------------------------------------
+def get_host(ctx: Context) -> Any:
+    try:
+        import testinfra
+    except ImportError:
+        raise FactError("host: the testinfra package (pytest-testinfra) is not installed") from None
+    backend = ctx.profile.target.host_backend
+    try:
+        return testinfra.get_host(backend)
+    except Exception as e:  # unknown backend, bad URL
+        raise FactError(f"host: cannot open testinfra backend {backend}: {str(e).splitlines()[0][:200]}") from None
+
+
+def _read(host: Any, path: str, backend: str) -> str:
+    r = host.run(f"cat {shlex.quote(path)}")
+    if r.rc != 0:
+        raise FactError(f"host {backend}: cannot read {path}: {(r.stderr or r.stdout).strip()[:200]}")
+    return r.stdout
+
+
+@register
+class HostSource(FactSource):
+    name = "host"
+    model = HostFacts
+
+    def static(self, ctx: Context) -> HostFacts:
+        raise NoSource(NOT_STATIC)
+
+    def live(self, ctx: Context) -> HostFacts:
+        host = get_host(ctx)
+        backend = ctx.profile.target.host_backend
+        cpu = parse_cpuinfo(_read(host, "/proc/cpuinfo", backend))
+        mem = parse_meminfo(_read(host, "/proc/meminfo", backend))
+        r = host.run("lsblk -J -b -d -o NAME,TRAN,SIZE,TYPE,MODEL")
+        if r.rc != 0:
+            raise FactError(f"host {backend}: lsblk failed: {(r.stderr or r.stdout).strip()[:200]}")
+        disks = parse_lsblk(r.stdout)
+        nics = {}
+        for nic in ctx.profile.hardware.network.interfaces:
+            base = f"/sys/class/net/{nic}"
+            if host.run(f"test -e {shlex.quote(base)}").rc != 0:
+                nics[nic] = Nic(present=False, speed=None)
+                continue
+            speed = host.run(f"cat {shlex.quote(base + '/speed')}")
+            state = host.run(f"cat {shlex.quote(base + '/operstate')}")
+            nics[nic] = Nic(present=True, speed=parse_speed(speed.stdout) if speed.rc == 0 else None,
+                            operstate=state.stdout.strip() if state.rc == 0 else "")
+        hostname = host.run("hostname").stdout.strip()
+        return HostFacts(source=f"testinfra {backend}", hostname=hostname, memory_total=mem, disks=disks,
+                         nics=nics, **cpu)
