@@ -165,11 +165,16 @@ def test_no_docker_socket(check: Check, ctr: ContainerFacts) -> None:
 @control("CT-019", title="No sensitive host directories mounted", severity="high", section=HARD,
          rationale="Mounting /, /etc, /proc, ... gives the container the host.",
          remediation="Mount only the service's own config files and volumes.", tags=_cis("5.5|5.6"))
-def test_no_sensitive_mounts(check: Check, ctr: ContainerFacts, profile: Profile) -> None:
-    forbidden = set(profile.container_policy.forbidden_mounts)
-    bad = [m.source for m in ctr.mounts if m.type == "bind" and m.source.rstrip("/") in
-           {f.rstrip("/") or "/" for f in forbidden} | ({"/"} if "/" in forbidden else set())]
-    check.none_of(bad, what="sensitive host mounts")
+def test_no_sensitive_mounts(check: Check, ctr: ContainerFacts, planned: Container, profile: Profile) -> None:
+    def norm(p: str) -> str:
+        return p.rstrip("/") or "/"
+
+    forbidden = {norm(f) for f in profile.container_policy.forbidden_mounts}
+    allowed = {norm(a) for a in planned.allowed_host_mounts}
+    bad = [f"{m.source}{' (rw)' if not m.read_only else ''}" for m in ctr.mounts
+           if m.type == "bind" and norm(m.source) in forbidden
+           and not (norm(m.source) in allowed and m.read_only)]
+    check.none_of(bad, what="sensitive host mounts (beyond the profile's read-only exceptions)")
 
 
 @control("CT-020", title="No host devices passed in", severity="high", section=HARD,

@@ -3,6 +3,7 @@ inspect per container of the compose project (live). Same model either way."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tarfile
 import subprocess
@@ -88,25 +89,42 @@ def _seccomp_unconfined(security_opt: list[str]) -> bool:
 
 
 # --- static: docker-compose config -------------------------------------------------------------
-def compose_command(ctx: Context) -> list[str]:
+def compose_command(ctx: Context) -> tuple[list[str], dict[str, str]]:
     t = ctx.profile.target.compose
     exe = shutil.which("docker-compose")
     if not exe:
         raise FactError("cannot read the compose project: docker-compose is not installed")
     cmd = [exe, "--project-directory", str(ctx.path(t.project_dir)), "-p", t.project_name]
-    for env in t.env_files:
-        cmd += ["--env-file", str(ctx.path(t.project_dir) / env)]
+    env: dict[str, str] = {}
+    for name in t.env_files:  # later files win; a missing one (images not built yet) is skipped
+        path = ctx.path(t.project_dir) / name
+        if path.is_file():
+            env.update(_read_env_file(path))
     for f in t.files:
         cmd += ["-f", str(ctx.path(t.project_dir) / f)]
     for p in t.profiles:
         cmd += ["--profile", p]
-    return cmd
+    return cmd, env
+
+
+def _read_env_file(path: Any) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip().strip('"').strip("'")
+    return out
 
 
 def compose_config(ctx: Context) -> dict[str, Any]:
-    cmd = compose_command(ctx) + ["config"]
+    cmd, env = compose_command(ctx)
+    cmd = cmd + ["config"]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        # the env files of the profile, not the caller's environment, decide the interpolation
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PLANCHECK_", "COMPOSE_"))}
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
+                             env={**base_env, **env})
     except subprocess.TimeoutExpired:
         raise FactError("docker-compose config timed out after 60 s") from None
     if out.returncode != 0:

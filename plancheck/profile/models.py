@@ -126,6 +126,7 @@ class Container(Strict):
     read_only: bool = True
     non_root: bool = True
     cap_add: list[str] = []
+    allowed_host_mounts: list[str] = []  # forbidden host paths this container may mount read-only
     planned: bool = True  # False: a supporting container the plan does not size (gateway, exporters)
     skip_live: Optional[str] = None  # a reason why this container cannot run where the profile points
 
@@ -168,6 +169,13 @@ class MariaDB(Strict):
     root_hosts: list[str] = ["localhost", "127.0.0.1", "::1"]
 
 
+class RestoreDrill(Strict):
+    """The restore drill's scratch container (never the live database): its limits."""
+    memory: Size = 2 * 1024**3
+    timeout_s: int = Field(default=1800, ge=60)
+    max_rto: Optional[Days] = None  # a restore slower than this fails the drill (None: report only)
+
+
 class Backup(Strict):
     tool: str
     container: str
@@ -177,6 +185,10 @@ class Backup(Strict):
     incremental: bool
     max_age: Days = 26 / 24
     encryption: str = "AES-256"
+    root: str = "/backups"  # where the backup container keeps the backups (its volume)
+    config: str = "backup-config"  # target.config_files / live_files key of the job's settings
+    crontab: str = "backup-crontab"  # target.config_files / live_files key of the crontab
+    restore_drill: RestoreDrill = RestoreDrill()
 
 
 class Redis(Strict):
@@ -234,12 +246,22 @@ class Metric(Strict):
     requires_gpu: bool = False
 
 
+class Grafana(Strict):
+    """Checked through Grafana's HTTP API when the profile names its endpoint."""
+    endpoint: Optional[str] = None  # target.endpoints key; None: not checked live (said in the report)
+    datasource_type: str = "prometheus"
+    dashboards: list[str] = []  # dashboard titles that must exist
+
+
 class Monitoring(Strict):
     components: list[str]
     scrape_jobs: list[str]
     metrics: dict[str, list[Metric]]
     alert_rules: list[str]
     alertmanager_receivers: int = 1
+    scrape_targets: dict[str, list[str]] = {}  # job -> hosts that must be among its targets
+    sample_max_age: Days = 5 / 1440  # a metric family's newest sample must be younger than this
+    grafana: Grafana = Grafana()
 
 
 class LogClass(Strict):
@@ -247,10 +269,28 @@ class LogClass(Strict):
     retention: Days
 
 
+class LogCollector(Strict):
+    """Where the collected logs are filed: <root>/<class>/..., inside the collector container."""
+    container: str = "log-collector"
+    root: str = "/var/log/plancheck"
+    rotation: str = "logrotate"  # target.config_files / live_files key of the retention job's config
+    router: str = "rsyslog"  # target.config_files / live_files key of the collector's config
+
+
+class Elasticsearch(Strict):
+    """ILM delete phases per class, checked through the REST API when the profile names the endpoint."""
+    endpoint: Optional[str] = None  # target.endpoints key; None: not checked live (said in the report)
+    ilm_policies: dict[str, str] = {}  # log class -> ILM policy name
+
+
 class Logs(Strict):
     tools: list[str]
     sources: dict[str, str]  # source -> log class
     classes: dict[str, LogClass]
+    collector: LogCollector = LogCollector()
+    # source -> file names (globs) in its class directory that show the source is collected
+    evidence: dict[str, list[str]] = {}
+    elasticsearch: Elasticsearch = Elasticsearch()
 
 
 # --- target: where the platform is ---------------------------------------------------------------
@@ -283,6 +323,7 @@ class Endpoint(Strict):
     server_name: Optional[str] = None
     credential: Optional[Credential] = None
     config_path: Optional[str] = None  # the service's config file inside its container (fallback reads)
+    scheme: Optional[str] = None  # http / https for HTTP APIs (Prometheus, Elasticsearch, Grafana)
 
 
 class ComposeTarget(Strict):
