@@ -117,12 +117,13 @@ def test_no_test_database(check: Check, mariadb: MariaDBFacts) -> None:
     check.none_of([d for d in check.fact(mariadb.databases) if d.lower() == "test"], what="test database")
 
 
-@control("DB-012", title="root only from localhost", severity="critical", section=DATASEC,
+@control("DB-012", title="Superusers only from localhost", severity="critical", section=DATASEC,
          rationale="A remote root account turns a leaked password into full control.",
          remediation="DROP USER 'root'@'%' (and any other non-local host).", tags=("dev-sec:mysql-db-08",))
 def test_root_local(check: Check, mariadb: MariaDBFacts, profile: Profile) -> None:
-    check.none_of([f"root@{u.host}" for u in check.fact(mariadb.users)
-                   if u.user == "root" and u.host not in profile.mariadb.root_hosts], what="remote root accounts")
+    check.none_of([f"{u.user}@{u.host}" for u in check.fact(mariadb.users) if u.user in
+                   profile.mariadb.admin_users and u.host not in profile.mariadb.root_hosts],
+                  what="superuser accounts from non-local hosts")
 
 
 @control("DB-013", title="No account hosts beyond those the profile allows", severity="high", section=DATASEC,
@@ -140,7 +141,7 @@ def test_account_hosts(check: Check, mariadb: MariaDBFacts, profile: Profile) ->
          tags=("dev-sec:mysql-db-05",))
 def test_no_empty_passwords(check: Check, mariadb: MariaDBFacts) -> None:
     bad = [f"{u.user}@{u.host}" for u in check.fact(mariadb.users)
-           if u.empty_password and not u.is_role and u.ssl_type.upper() not in ("X509", "SPECIFIED")]
+           if u.empty_password and not u.is_role and not u.locked and u.ssl_type.upper() not in ("X509", "SPECIFIED")]
     check.none_of(bad, what="accounts with an empty password")
 
 
@@ -154,10 +155,11 @@ def test_x509_user(check: Check, mariadb: MariaDBFacts, x509_user: str) -> None:
                expected="X509", found=found, what=x509_user)
 
 
-@control("DB-016", title="GRANT OPTION and SUPER only for root", severity="high", section=DATASEC,
+@control("DB-016", title="GRANT OPTION and SUPER only for the local superusers", severity="high", section=DATASEC,
          rationale="Accounts that can grant spread privileges beyond the plan's RBAC.",
          remediation="REVOKE GRANT OPTION / SUPER from service accounts.", tags=("dev-sec:mysql-db-06",))
-def test_grant_option(check: Check, mariadb: MariaDBFacts) -> None:
+def test_grant_option(check: Check, mariadb: MariaDBFacts, profile: Profile) -> None:
     bad = [f"{u.user}@{u.host}" for u in check.fact(mariadb.users)
-           if (u.grant_option or u.super_priv) and u.user not in ("root", "mariadb.sys") and not u.is_role]
+           if (u.grant_option or u.super_priv) and not u.is_role and not u.locked
+           and u.user not in profile.mariadb.admin_users]
     check.none_of(bad, what="accounts with GRANT OPTION or SUPER")

@@ -22,6 +22,7 @@ class DbUser(BaseModel):
     is_role: bool = False
     grant_option: bool = False
     super_priv: bool = False
+    locked: bool = False
 
 
 class Tablespace(BaseModel):
@@ -115,14 +116,20 @@ class MariaDBSource(FactSource):
         plugins = {str(n).lower(): str(s) for n, s in rows(
             "SELECT PLUGIN_NAME, PLUGIN_STATUS FROM information_schema.PLUGINS")}
         users = [DbUser(user=u, host=h, ssl_type=str(s or ""), empty_password=bool(e), plugin=str(p or ""),
-                        is_role=str(r) == "Y", grant_option=str(g) == "Y", super_priv=str(sp) == "Y")
-                 for u, h, s, e, p, r, g, sp in rows(
-                     "SELECT User, Host, ssl_type, (authentication_string = '' AND plugin IN "
-                     "('', 'mysql_native_password')), plugin, is_role, Grant_priv, Super_priv FROM mysql.user")]
+                        is_role=str(r) == "Y", grant_option=str(g) == "Y", super_priv=str(sp) == "Y",
+                        locked=str(lk).lower() in ("true", "1", "y"))
+                 for u, h, s, e, p, r, g, sp, lk in rows(
+                     "SELECT u.User, u.Host, u.ssl_type, (u.authentication_string = '' AND u.plugin IN "
+                     "('', 'mysql_native_password')), u.plugin, u.is_role, u.Grant_priv, u.Super_priv, "
+                     "IFNULL(JSON_VALUE(g.Priv, '$.account_locked'), 'false') FROM mysql.user u "
+                     "LEFT JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host")]
         databases = [d for (d,) in rows("SHOW DATABASES")]
+        # innodb_temporary is rebuilt at every start and encrypted per innodb_encrypt_temporary_tables
+        # (checked by DB-006); INNODB_TABLESPACES_ENCRYPTION does not list it.
         spaces = rows("SELECT s.NAME, COALESCE(e.ENCRYPTION_SCHEME, 0) > 0 FROM "
                       "information_schema.INNODB_SYS_TABLESPACES s LEFT JOIN "
-                      "information_schema.INNODB_TABLESPACES_ENCRYPTION e ON e.SPACE = s.SPACE")
+                      "information_schema.INNODB_TABLESPACES_ENCRYPTION e ON e.SPACE = s.SPACE "
+                      "WHERE s.NAME <> 'innodb_temporary'")
         enc_system = rows("SELECT NAME, ENCRYPTION_SCHEME > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION "
                           "WHERE SPACE = 0")
         tablespaces = [Tablespace(name=n, encrypted=bool(e)) for n, e in list(spaces) + list(enc_system)]

@@ -167,6 +167,8 @@ class MariaDB(Strict):
     x509_users: list[str]
     allowed_user_hosts: list[str] = ["localhost", "127.0.0.1", "::1", "%"]
     root_hosts: list[str] = ["localhost", "127.0.0.1", "::1"]
+    # local superusers: root, and Debian's `mysql` (unix_socket, the datadir owner's maintenance account)
+    admin_users: list[str] = ["root", "mysql"]
 
 
 class RestoreDrill(Strict):
