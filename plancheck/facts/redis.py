@@ -14,6 +14,14 @@ from plancheck.facts.redis_acl import may_run, parse_user, user_enabled
 LIVE_ONLY = "no static source: only the running server knows"
 
 
+SECRET_DIRECTIVES = ("requirepass", "masterauth", "masteruser", "tls-key-file-pass", "tls-client-key-file-pass")
+
+
+def redact(config: dict[str, str]) -> dict[str, str]:
+    """Secrets never leave the fact source: not into checks, reports or --dump-facts."""
+    return {k: ("<redacted>" if k in SECRET_DIRECTIVES and v else v) for k, v in config.items()}
+
+
 class RedisFacts(Facts):
     version: Union[str, Unavailable]
     config: dict[str, str]
@@ -59,7 +67,7 @@ class RedisSource(FactSource):
         conf: dict[str, str] = {}
         users: list[str] = []
         renamed: dict[str, str] = {}
-        for f in files:
+        for f in files:  # later files win, as with `include` at the end of redis.conf
             path = ctx.path(f)
             try:
                 c, u, r = _conf_from_text(path.read_text(), str(path))
@@ -73,6 +81,7 @@ class RedisSource(FactSource):
         for f in acl_files:
             users += [line.split(None, 1)[1] for line in ctx.path(f).read_text().splitlines()
                       if line.startswith("user ")]
+        conf = redact(conf)
         if "aclfile" in conf and not acl_files:
             why = Unavailable(reason=f"ACL users live in {conf['aclfile']}, written at deploy time; "
                                      "only the running server shows them")
@@ -100,7 +109,7 @@ class RedisSource(FactSource):
         where = f"redis at {host}:{ep.port}" + (f" as {user}" if user else "")
         common: dict[str, Any] = dict(host=host, port=ep.port, ssl=True, ssl_ca_certs=ca, ssl_certfile=cert,
                                       ssl_keyfile=key, ssl_check_hostname=False, socket_timeout=ctx.timeout,
-                                      socket_connect_timeout=ctx.timeout, retry=None, retry_on_timeout=False,
+                                      socket_connect_timeout=ctx.timeout, retry=None,
                                       decode_responses=True)
         client = redis.Redis(username=user, password=secret(ctx, ep), **common)
         try:
@@ -111,11 +120,12 @@ class RedisSource(FactSource):
         except RedisError as e:
             raise FactError(f"cannot reach {where}: {type(e).__name__}: {e}".splitlines()[0]) from None
         try:
-            config = {k: str(v) for k, v in client.config_get("*").items()}
+            config = redact({k: str(v) for k, v in client.config_get("*").items()})
             source = "CONFIG GET"
         except ResponseError:
             path = ep.config_path or "/etc/redis/redis.conf"
             config, _, _ = _conf_from_text(read_container_file(ctx, ctx.profile.redis.container, path), path)
+            config = redact(config)
             source = f"{path} in the container (CONFIG is not available to the audit user)"
         access: dict[str, list[str]] = {}
         try:
@@ -137,7 +147,7 @@ class RedisSource(FactSource):
         finally:
             anonymous.close()
         plain = redis.Redis(host=host, port=ep.port, socket_timeout=ctx.timeout, socket_connect_timeout=ctx.timeout,
-                            retry=None, retry_on_timeout=False)
+                            retry=None)
         try:
             plain.ping()
             plaintext = True

@@ -1,0 +1,75 @@
+"""Break-and-detect tests on the running baseline: each test breaks one fact of the real platform,
+runs the live audit, sees exactly the matching control fail, and restores the fact (in a finally
+block, so a failing assertion never leaves the baseline broken)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.audit import AuditResult, run_audit
+
+PROJECT = "plancheck-baseline"
+DOCKER = "/usr/bin/docker"
+
+
+def _baseline_running() -> str | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        names = [c.name for c in client.containers.list(filters={"label": f"com.docker.compose.project={PROJECT}"})]
+        client.close()
+    except Exception as e:  # no engine, no socket
+        return f"docker engine not reachable: {e}".splitlines()[0]
+    return None if names else "the baseline is not deployed (make baseline-up)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    why = _baseline_running()
+    for item in items:
+        if "tests/live" in str(item.fspath):
+            item.add_marker(pytest.mark.live)
+            if why:
+                item.add_marker(pytest.mark.skip(reason=why))
+
+
+def container(service: str) -> str:
+    return f"{PROJECT}_{service}_1"
+
+
+def sh(*cmd: str, check: bool = True) -> str:
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed: {out.stderr.strip()[:300]}")
+    return out.stdout
+
+
+def sql(statement: str) -> str:
+    """As Debian's local superuser mysql@localhost (unix socket) inside the MariaDB container."""
+    return sh(DOCKER, "exec", "-u", "mysql", container("mariadb"), "mariadb", "-N", "-e", statement)
+
+
+@pytest.fixture
+def baseline_audit(tmp_path: Path) -> Callable[..., AuditResult]:
+    def run(*args: str) -> AuditResult:
+        return run_audit(tmp_path / f"run{len(list(tmp_path.iterdir()))}", "baseline", args=list(args))
+    return run
+
+
+@pytest.fixture(scope="session")
+def clean_baseline(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
+    """The live audit of the untouched baseline: the reference every break is compared with."""
+    res = run_audit(tmp_path_factory.mktemp("clean"), "baseline")
+    assert res.failed == set(), f"the baseline is not compliant before any break: {sorted(res.failed)}"
+    return res
+
+
+def breaking(apply: Callable[[], Any], restore: Callable[[], Any]) -> Iterator[None]:
+    apply()
+    try:
+        yield
+    finally:
+        restore()

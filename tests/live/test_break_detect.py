@@ -1,0 +1,57 @@
+"""Break one planned fact of the running baseline at a time (issue: live controls); the audit must
+fail exactly the matching control, and pass again once the fact is restored."""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import pytest
+
+from tests.live.conftest import DOCKER, breaking, container, sh, sql
+
+BREAKS: dict[str, tuple[str, Callable[[], object], Callable[[], object], set[str]]] = {
+    # id: (-k selection, apply, restore, controls expected to fail)
+    "mariadb-max_connections": (
+        "mariadb", lambda: sql("SET GLOBAL max_connections=10"),
+        lambda: sql("SET GLOBAL max_connections=1000"), {"DB-002"}),
+    "mariadb-thread_cache_size": (
+        "mariadb", lambda: sql("SET GLOBAL thread_cache_size=8"),
+        lambda: sql("SET GLOBAL thread_cache_size=128"), {"DB-002"}),
+    "mariadb-audit-logging-off": (
+        "mariadb", lambda: sql("SET GLOBAL server_audit_logging=OFF"),
+        lambda: sql("SET GLOBAL server_audit_logging=ON"), {"DB-003"}),
+    "mariadb-anonymous-user": (
+        "mariadb", lambda: sql("CREATE USER ''@'localhost'"),
+        lambda: sql("DROP USER IF EXISTS ''@'localhost'"), {"DB-010", "DB-014"}),  # no password either
+    "mariadb-test-database": (
+        "mariadb", lambda: sql("CREATE DATABASE test"), lambda: sql("DROP DATABASE IF EXISTS test"), {"DB-011"}),
+    "mariadb-remote-root": (
+        "mariadb", lambda: sql("CREATE USER 'root'@'10.%' IDENTIFIED BY 'x-Temp-9'"),
+        lambda: sql("DROP USER IF EXISTS 'root'@'10.%'"), {"DB-012", "DB-013"}),
+    "mariadb-x509-dropped": (
+        "mariadb", lambda: sql("ALTER USER 'app'@'%' REQUIRE NONE"),
+        lambda: sql("ALTER USER 'app'@'%' REQUIRE X509"), {"DB-015"}),
+    "container-memory-limit": (
+        "test_memory_limit", lambda: sh(DOCKER, "update", "--memory", "300m", "--memory-swap", "300m",
+                                        container("redis-exporter")),
+        lambda: sh(DOCKER, "update", "--memory", "128m", "--memory-swap", "256m", container("redis-exporter")),
+        {"CT-004"}),
+    "container-pids-unlimited": (
+        "test_pids_limit", lambda: sh(DOCKER, "update", "--pids-limit", "-1", container("redis-exporter")),
+        lambda: sh(DOCKER, "update", "--pids-limit", "256", container("redis-exporter")), {"CT-006"}),
+    "container-restart-policy": (
+        "test_restart_policy", lambda: sh(DOCKER, "update", "--restart", "no", container("redis-exporter")),
+        lambda: sh(DOCKER, "update", "--restart", "unless-stopped", container("redis-exporter")), {"CT-007"}),
+}
+
+
+@pytest.mark.parametrize("name", list(BREAKS))
+def test_break_is_detected(name: str, baseline_audit) -> None:  # type: ignore[no-untyped-def]
+    selection, apply, restore, expected = BREAKS[name]
+    with contextlib.contextmanager(breaking)(apply, restore):
+        broken = baseline_audit("-k", selection)
+        assert broken.failed == expected, broken.out
+        msgs = [c["message"] for c in broken.items("failed")]
+        assert all(any(ctl in m for ctl in expected) for m in msgs)
+    healed = baseline_audit("-k", selection)
+    assert healed.failed == set()
