@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel
 
@@ -192,21 +192,22 @@ class _Nvml:
     def is_not_supported(self, e: Exception) -> bool:
         return getattr(e, "value", None) == getattr(self.nvml, "NVML_ERROR_NOT_SUPPORTED", 3)
 
-    def optional(self, what: str, fn: Callable[[], Any], unsupported: Any = None) -> Any:
+    def optional(self, what: str, call: str, *args: Any, unsupported: Any = None) -> Any:
+        """nvml.<call>(*args); NotSupported -> `unsupported`; another error -> None, noted under `what`."""
         try:
-            return fn()
+            return getattr(self.nvml, call)(*args)
         except self.nvml.NVMLError as e:
             if self.is_not_supported(e):
                 return unsupported
             self.errors.append(f"{what}: {e}")
             return None
 
-    def mode(self, what: str, fn: Callable[[], Any]) -> Mode | None:
-        v = self.optional(what, fn, unsupported=NOT_SUPPORTED)
+    def mode(self, what: str, call: str, handle: Any) -> Mode | None:
+        """A feature switch: on/off (the current value where NVML gives current and pending)."""
+        v = self.optional(what, call, handle, unsupported=NOT_SUPPORTED)
         if v is None or v == NOT_SUPPORTED:
             return v
-        current = v[0] if isinstance(v, (list, tuple)) else v
-        return bool(current)
+        return bool(v[0] if isinstance(v, (list, tuple)) else v)
 
     def processes(self, handle: Any) -> list[Any]:
         n = self.nvml
@@ -248,27 +249,24 @@ def read_nvml(nvml: Any) -> GpuFacts:
     q = _Nvml(nvml)
     try:
         driver = _text(nvml.nvmlSystemGetDriverVersion())
-        cuda = q.optional("CUDA driver version", nvml.nvmlSystemGetCudaDriverVersion)
+        cuda = q.optional("CUDA driver version", "nvmlSystemGetCudaDriverVersion")
         gpus, procs = [], []
         for i in range(nvml.nvmlDeviceGetCount()):
             h = nvml.nvmlDeviceGetHandleByIndex(i)
-            power_mw = q.optional(f"GPU {i} power limit", lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(h))
+            power_mw = q.optional(f"GPU {i} power limit", "nvmlDeviceGetEnforcedPowerLimit", h)
             gpus.append(GpuDevice(
                 index=i, name=_text(nvml.nvmlDeviceGetName(h)), uuid=_text(nvml.nvmlDeviceGetUUID(h)),
                 pci_bus_id=_text(nvml.nvmlDeviceGetPciInfo(h).busId),
                 memory_total=int(nvml.nvmlDeviceGetMemoryInfo(h).total),
-                ecc=q.mode(f"GPU {i} ECC mode", lambda: nvml.nvmlDeviceGetEccMode(h)),
-                persistence=q.mode(f"GPU {i} persistence mode", lambda: nvml.nvmlDeviceGetPersistenceMode(h)),
-                mig=q.mode(f"GPU {i} MIG mode", lambda: nvml.nvmlDeviceGetMigMode(h)),
-                pcie_generation=q.optional(f"GPU {i} PCIe generation",
-                                           lambda: nvml.nvmlDeviceGetCurrPcieLinkGeneration(h)),
-                pcie_generation_max=q.optional(f"GPU {i} PCIe max generation",
-                                               lambda: nvml.nvmlDeviceGetMaxPcieLinkGeneration(h)),
-                pcie_width=q.optional(f"GPU {i} PCIe width", lambda: nvml.nvmlDeviceGetCurrPcieLinkWidth(h)),
-                pcie_width_max=q.optional(f"GPU {i} PCIe max width",
-                                          lambda: nvml.nvmlDeviceGetMaxPcieLinkWidth(h)),
-                temperature=q.optional(f"GPU {i} temperature",
-                                       lambda: nvml.nvmlDeviceGetTemperature(h, getattr(nvml, "NVML_TEMPERATURE_GPU", 0))),
+                ecc=q.mode(f"GPU {i} ECC mode", "nvmlDeviceGetEccMode", h),
+                persistence=q.mode(f"GPU {i} persistence mode", "nvmlDeviceGetPersistenceMode", h),
+                mig=q.mode(f"GPU {i} MIG mode", "nvmlDeviceGetMigMode", h),
+                pcie_generation=q.optional(f"GPU {i} PCIe generation", "nvmlDeviceGetCurrPcieLinkGeneration", h),
+                pcie_generation_max=q.optional(f"GPU {i} PCIe max generation", "nvmlDeviceGetMaxPcieLinkGeneration", h),
+                pcie_width=q.optional(f"GPU {i} PCIe width", "nvmlDeviceGetCurrPcieLinkWidth", h),
+                pcie_width_max=q.optional(f"GPU {i} PCIe max width", "nvmlDeviceGetMaxPcieLinkWidth", h),
+                temperature=q.optional(f"GPU {i} temperature", "nvmlDeviceGetTemperature", h,
+                                       getattr(nvml, "NVML_TEMPERATURE_GPU", 0)),
                 power_limit_w=round(power_mw / 1000, 1) if power_mw is not None else None,
             ))
             for p in q.processes(h):
