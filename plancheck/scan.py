@@ -1,0 +1,191 @@
+"""A fast TCP connect scanner, run as a subprocess inside a vantage point's network namespace
+(`ip netns exec pc-ext python -m plancheck.scan ...`) or a container's (`nsenter -t PID -n ...`).
+
+One epoll loop, thousands of non-blocking connects in flight, a bounded timeout per port: a port
+is `open` when the connect completes, `closed` on a RST, `filtered` when nothing answers in time.
+JSON on stdout. Only the exact addresses given are scanned (never a subnet: a CIDR is refused).
+
+    python -m plancheck.scan --address 203.0.113.1 --ports 1-65535 --timeout 0.5
+    python -m plancheck.scan --targets 172.18.0.2:3306,172.19.0.4:8443 --timeout 0.5
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import json
+import os
+import resource
+import select
+import socket
+import sys
+import time
+from collections import deque
+from typing import Iterable
+
+
+def parse_ports(spec: str) -> list[int]:
+    ports: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        a, b = int(lo), int(hi or lo)
+        if not (1 <= a <= b <= 65535):
+            raise ValueError(f"bad port range {part!r}")
+        ports.update(range(a, b + 1))
+    return sorted(ports)
+
+
+def exact_address(text: str) -> str:
+    """One host address; a network (203.0.113.0/24) or a name is refused."""
+    if "/" in text:
+        raise ValueError(f"{text}: a single address is required, not a network")
+    return str(ipaddress.ip_address(text))
+
+
+def _raise_fd_limit(want: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(hard if hard != resource.RLIM_INFINITY else want + 64, want + 64)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def scan(targets: Iterable[tuple[str, int]], timeout: float = 0.5, concurrency: int = 16000) -> dict[str, object]:
+    """Connect-scan (address, port) pairs; returns {"open": [...], "closed": n, "filtered": n, ...}."""
+    pending = deque(targets)
+    total = len(pending)
+    limit = _raise_fd_limit(concurrency)
+    concurrency = max(1, min(concurrency, limit - 64))
+    ep = select.epoll()
+    inflight: dict[int, tuple[socket.socket, str, int]] = {}
+    deadlines: deque[tuple[float, int, socket.socket]] = deque()  # FIFO: one timeout for every probe
+    open_: list[str] = []
+    closed = filtered = errors = 0
+    t0 = time.monotonic()
+
+    def finish(fd: int) -> None:
+        sock, _, _ = inflight.pop(fd)
+        try:
+            ep.unregister(fd)
+        except (OSError, ValueError):
+            pass
+        sock.close()
+
+    try:
+        while pending or inflight:
+            while pending and len(inflight) < concurrency:
+                host, port = pending.popleft()
+                fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+                s = socket.socket(fam, socket.SOCK_STREAM)
+                s.setblocking(False)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                rc = s.connect_ex((host, port))
+                if rc == 0:
+                    open_.append(f"{host}:{port}")
+                    s.close()
+                    continue
+                if rc not in (errno.EINPROGRESS, errno.EAGAIN):
+                    if rc == errno.ECONNREFUSED:
+                        closed += 1
+                    else:
+                        filtered += 1  # no route, unreachable: nothing answers from here
+                    s.close()
+                    continue
+                fd = s.fileno()
+                inflight[fd] = (s, host, port)
+                ep.register(fd, select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP)
+                deadlines.append((time.monotonic() + timeout, fd, s))
+            now = time.monotonic()
+            while deadlines and (deadlines[0][1] not in inflight or inflight[deadlines[0][1]][0] is not deadlines[0][2]):
+                deadlines.popleft()  # answered already (or fd reused by a newer probe)
+            wait = max(0.0, deadlines[0][0] - now) if deadlines else 0.05
+            for fd, _ in ep.poll(min(wait, 0.05) if pending else wait):
+                if fd not in inflight:
+                    continue
+                sock, host, port = inflight[fd]
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err == 0:
+                    open_.append(f"{host}:{port}")
+                elif err == errno.ECONNREFUSED:
+                    closed += 1
+                elif err in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT):
+                    filtered += 1
+                else:
+                    errors += 1
+                finish(fd)
+            now = time.monotonic()
+            while deadlines and deadlines[0][0] <= now:
+                _, fd, sock = deadlines.popleft()
+                if fd in inflight and inflight[fd][0] is sock:
+                    filtered += 1
+                    finish(fd)
+    finally:
+        for fd in list(inflight):
+            finish(fd)
+        ep.close()
+    return {"open": sorted(open_, key=lambda s: (s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1]))),
+            "scanned": total, "closed": closed, "filtered": filtered, "errors": errors,
+            "timeout_s": timeout, "concurrency": concurrency, "duration_s": round(time.monotonic() - t0, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m plancheck.scan", description=__doc__.splitlines()[0])
+    ap.add_argument("--address", action="append", default=[], help="an exact address to scan (repeatable)")
+    ap.add_argument("--ports", default="1-65535", help="ports for --address, e.g. 1-65535 or 22,443,8443")
+    ap.add_argument("--targets", default="", help="explicit address:port pairs, comma separated")
+    ap.add_argument("--timeout", type=float, default=0.5, help="seconds to wait for each connect")
+    ap.add_argument("--concurrency", type=int, default=16000)
+    a = ap.parse_args(argv)
+    try:
+        pairs = [(exact_address(addr), p) for addr in a.address for p in parse_ports(a.ports)]
+        for t in filter(None, (x.strip() for x in a.targets.split(","))):
+            host, _, port = t.rpartition(":")
+            pairs.append((exact_address(host.strip("[]")), int(port)))
+    except ValueError as e:
+        print(json.dumps({"error": str(e)}))
+        return 2
+    out = scan(pairs, a.timeout, a.concurrency)
+    out["addresses"] = a.address
+    out["netns"] = _netns_name()
+    print(json.dumps(out))
+    return 0
+
+
+def _netns_name() -> str:
+    try:
+        return os.readlink("/proc/self/ns/net")
+    except OSError:
+        return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def run_scanner(prefix: list[str], args: list[str], timeout: float) -> dict[str, object]:
+    """Run this scanner as a subprocess behind `prefix` (`ip netns exec NS`, `nsenter -t PID -n`) and
+    return its JSON; one-line RuntimeError naming the command and the cause otherwise."""
+    import subprocess
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    cmd = prefix + [sys.executable, "-m", "plancheck.scan"] + args
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{' '.join(prefix)}: scanner timed out after {timeout:g} s") from None
+    except OSError as e:
+        raise RuntimeError(f"{' '.join(prefix)}: cannot start the scanner: {e}") from None
+    try:
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        err = " ".join((out.stderr or out.stdout).split())[:300]
+        raise RuntimeError(f"{' '.join(prefix)}: scanner failed (rc {out.returncode}): {err}") from None
+    if "error" in data:
+        raise RuntimeError(f"{' '.join(prefix)}: {data['error']}")
+    return data
