@@ -217,21 +217,6 @@ def test_zone_networks(check: Check, ctr: ContainerFacts, container: str, profil
     check.equal(sorted(ctr.networks), sorted(profile.container_networks(container)), what="networks")
 
 
-@control("CT-024", title="Publishes only the ports the plan allows", severity="critical", section=NET,
-         rationale="Only HTTPS/WSS 443 is public; SSH 22 and the admin portal 8443 only through the VPN.",
-         remediation="Remove other `ports:`; bind VPN-only ports to the VPN address.", tags=_cis("5.8|5.9", "5.13|5.14"))
-def test_published_ports(check: Check, ctr: ContainerFacts, planned: Container, profile: Profile) -> None:
-    addresses = profile.target.addresses
-
-    def any_if(ip: str) -> str:  # Docker publishes on 0.0.0.0 and :: for "all interfaces"
-        return "0.0.0.0" if ip in ("", "::", "0.0.0.0") else ip
-
-    allowed = {(any_if(addresses.get(p.host_ip, p.host_ip)), p.port) for p in planned.ports}
-    found = {(any_if(p.host_ip), p.host_port) for p in ctr.ports}
-    fmt = lambda s: sorted(f"{ip}:{port}" for ip, port in s) or "none"  # noqa: E731
-    check.that(found == allowed, expected=fmt(allowed), found=fmt(found), what="published ports")
-
-
 @control("CT-025", title="Image is pinned (no `latest` tag)", severity="medium", section=HARD,
          rationale="A moving tag makes the deployed software unknowable and the audit unrepeatable.",
          remediation="Pin the image to a version tag or digest.")

@@ -30,7 +30,9 @@ class RunState:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.profile_name: str = config.getoption("plancheck_profile")
-        self.mode: str = "recorded" if config.getoption("plancheck_facts") else (
+        facts = config.getoption("plancheck_facts")
+        self.recorded: Optional[str] = facts
+        self.mode: str = FactStore.recorded_mode(Path(facts)) if facts else (
             "static" if config.getoption("plancheck_static") else "live")
         self.fail_on: str = config.getoption("plancheck_fail_on")
         self.profile: Optional[Profile] = None
@@ -63,6 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="exit non-zero only for failures at or above this severity (default: any)")
     g.addoption("--reports-dir", dest="plancheck_reports_dir", default=None,
                 help="where run reports go (default: <rootdir>/reports)")
+    g.addoption("--restore-drill", dest="plancheck_restore_drill", action="store_true",
+                help="also run the backup restore drill (same as -m restore_drill; opt-in: slow, needs Docker)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,6 +88,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("\n".join(e.lines)) from None
     config.pluginmanager.register(_Recorder(state), f"plancheck-recorder-{id(state)}")
     ctx = Context(profile=state.profile, root=root, mode=state.mode)  # type: ignore[arg-type]
+    if restore_drill_wanted(config):
+        ctx.env["PLANCHECK_RESTORE_DRILL"] = "1"  # the drill source runs only when asked for
     facts_file = config.getoption("plancheck_facts")
     try:
         state.store = FactStore.from_recording(ctx, Path(facts_file)) if facts_file else FactStore(ctx)
@@ -107,7 +113,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(argname, [v for _, v in items], ids=[i for i, _ in items])
 
 
+def restore_drill_wanted(config: pytest.Config) -> bool:
+    expr = config.getoption("markexpr", "") or ""
+    return bool(config.getoption("plancheck_restore_drill", False)) or (
+        "restore_drill" in expr and "not restore_drill" not in expr)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not restore_drill_wanted(config):  # the drill control is opt-in: deselected unless asked for
+        drill = [i for i in items if i.get_closest_marker("restore_drill") and i.get_closest_marker("control")]
+        if drill:
+            config.hook.pytest_deselected(items=drill)
+            items[:] = [i for i in items if i not in drill]
     if _state(config) is not None:
         return
     skip = pytest.mark.skip(reason="no --profile given: plancheck controls need a profile")
@@ -216,6 +233,7 @@ def _write(state: RunState, exit_status: int) -> Path:
             "profile": profile.name if profile else Path(state.profile_name).stem,
             "plan": profile.plan if profile else "",
             "mode": state.mode,
+            "recorded_facts": state.recorded or "",
             "started": state.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "duration_s": round(time.monotonic() - state.t0, 3),
             "fail_on": state.fail_on,
@@ -255,7 +273,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     counts = summarize(state.collector.sorted())
     terminalreporter.write_sep("-", "plancheck")
     terminalreporter.write_line(
-        f"profile {state.profile_name} ({state.mode}): {counts['total']} checks, "
+        f"profile {state.profile_name} ({state.mode}{', recorded facts' if state.recorded else ''}): "
+        f"{counts['total']} checks, "
         + ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "waived", "skipped", "error")))
     for note in state.notes:
         terminalreporter.write_line(f"note: {note}")

@@ -44,12 +44,12 @@ def parse_size(value: int | str) -> int:
 
 def format_size(n: int) -> str:
     """Bytes to a short, exact binary form: 51539607552 -> '48GB', 149248MB -> '145.75GB',
-    1025KB stays '1025KB' (two decimals are used only where they are exact)."""
+    1025KB stays '1025KB' (up to three decimals, used only where they are exact)."""
     for unit in ("PB", "TB", "GB", "MB", "KB"):
         mult = _SIZE_UNITS[unit]
-        if n >= mult and (n * 100) % mult == 0:
+        if n >= mult and (n * 1000) % mult == 0:
             q = n / mult
-            return f"{int(q)}{unit}" if n % mult == 0 else f"{q:.2f}".rstrip("0").rstrip(".") + unit
+            return f"{int(q)}{unit}" if n % mult == 0 else f"{q:.3f}".rstrip("0").rstrip(".") + unit
     return f"{n}B"
 
 

@@ -34,7 +34,12 @@ class AuditResult:
 
     @property
     def failed(self) -> set[str]:
-        return self.controls("failed") | self.controls("error")
+        """Controls with a failed check (a finding); see `errors` for checks that could not judge."""
+        return self.controls("failed")
+
+    @property
+    def errors(self) -> set[str]:
+        return self.controls("error")
 
 
 def run_audit(tmp_path: Path, profile: str = "prod", *, facts: dict[str, Any] | None = None,

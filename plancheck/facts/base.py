@@ -4,7 +4,8 @@ A fact source reads one part of the platform (compose, MariaDB, Redis, ...) in o
 and always returns the same pydantic model:
 - static: the desired state (compose config and config files) the profile points at;
 - live: the running platform (docker SDK, SQL, Redis, handshakes, ...);
-- recorded: a JSON file of facts dumped earlier (`--dump-facts`), for offline evaluation and tests.
+- recorded: a JSON file of facts dumped earlier (`--dump-facts`), for offline evaluation and tests;
+  it is evaluated in the mode it was recorded in.
 A field that a mode cannot observe holds `Unavailable(reason)`; checks skip on it with the reason.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from plancheck.profile.models import Profile
 
-Mode = Literal["static", "live", "recorded"]
+Mode = Literal["static", "live"]
 
 
 class Unavailable(BaseModel):
@@ -92,8 +93,19 @@ class FactStore:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as e:
-            raise FactError(f"cannot read recorded facts {path}: {e}") from None
+            raise FactError(f"cannot read recorded facts {path}: {e}".splitlines()[0]) from None
+        if not isinstance(data, dict):
+            raise FactError(f"recorded facts {path}: expected a JSON object keyed by source")
         return cls(ctx, recorded=data)
+
+    @staticmethod
+    def recorded_mode(path: Path) -> Mode:
+        """The mode a recording was made in (live unless it says otherwise)."""
+        try:
+            meta = json.loads(path.read_text()).get("_meta", {})
+        except (OSError, ValueError, AttributeError):
+            return "live"
+        return "static" if meta.get("mode") == "static" else "live"
 
     def get(self, name: str) -> Facts:
         if name not in self._cache:
@@ -111,7 +123,7 @@ class FactStore:
                 if name not in self.recorded:
                     raise NoSource(f"{name}: not in the recorded facts")
                 return source.model.model_validate(self.recorded[name]), None
-            reader: Callable[[Context], Facts] = getattr(source, self.ctx.mode)
+            reader: Callable[[Context], Facts] = getattr(source, self.ctx.mode)  # static or live
             return reader(self.ctx), None
         except (FactError, NoSource) as e:
             return None, e
@@ -119,7 +131,8 @@ class FactStore:
             return None, FactError(f"{name}: {type(e).__name__}: {e}".splitlines()[0])
 
     def dump(self) -> dict[str, Any]:
-        out = {}
+        # the mode the facts were observed in: a recording of a live run evaluates as live
+        out: dict[str, Any] = {"_meta": {"mode": self.ctx.mode, "profile": self.ctx.profile.name}}
         for name in SOURCES:
             try:
                 out[name] = self.get(name).model_dump(mode="json")

@@ -319,7 +319,7 @@ def read_container_file(ctx: Context, service: str, path: str) -> str:
                          f"com.docker.compose.service={service}"]}
         found = client.api.containers(filters=flt)
         if not found:
-            raise FactError(f"cannot read {path}: container {service} is not running")
+            raise FactError(f"cannot reach {service}: the container is not running (to read {path})")
         stream, _ = client.api.get_archive(found[0]["Id"], path)
         data = b"".join(stream)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:

@@ -127,15 +127,28 @@ class RedisSource(FactSource):
             config, _, _ = _conf_from_text(read_container_file(ctx, ctx.profile.redis.container, path), path)
             config = redact(config)
             source = f"{path} in the container (CONFIG is not available to the audit user)"
-        access: dict[str, list[str]] = {}
         try:
-            users = [line.split()[1] for line in client.acl_list()]
+            acl_lines = [line.removeprefix("user ") for line in client.acl_list()]
+        except ResponseError:
+            acl_lines = []
+        access: dict[str, list[str]] | Unavailable
+        if not acl_lines:
+            access = Unavailable(reason="ACL LIST is not permitted to the audit user")
+        else:
+            access = {}
             for cmd in ctx.profile.redis.protected_commands:
+                # Redis's own verdict (ACL DRYRUN, Redis >= 7) where permitted, else the ACL rules
                 args = {"config": ["CONFIG", "SET", "maxmemory", "1"], "debug": ["DEBUG", "SLEEP", "0"],
                         "keys": ["KEYS", "*"]}.get(cmd, [cmd.upper()])
-                access[cmd] = sorted(u for u in users if _dryrun_ok(client, u, args))
-        except ResponseError:
-            access = {cmd: ["(unknown: ACL not readable by the audit user)"] for cmd in ctx.profile.redis.protected_commands}
+                allowed = []
+                for line in acl_lines:
+                    name, rules = parse_user(line)
+                    verdict = _dryrun(client, name, args)
+                    if verdict is None:
+                        verdict = user_enabled(rules) and may_run(rules, cmd, "set" if cmd == "config" else None)
+                    if verdict and user_enabled(rules):
+                        allowed.append(name)
+                access[cmd] = sorted(allowed)
         anonymous = redis.Redis(**common)
         try:
             anonymous.ping()
@@ -165,13 +178,15 @@ class RedisSource(FactSource):
                           unauthenticated_access=unauth, plaintext_port_open=plaintext)
 
 
-def _dryrun_ok(client: Any, user: str, args: list[str]) -> bool:
+def _dryrun(client: Any, user: str, args: list[str]) -> bool | None:
+    """ACL DRYRUN's verdict; None when the server cannot or will not say (Redis 6.2, NOPERM)."""
     from redis.exceptions import ResponseError
 
     try:
         reply = client.execute_command("ACL", "DRYRUN", user, *args)
     except ResponseError as e:
-        if "unknown subcommand" in str(e).lower():
-            raise
+        text = str(e).lower()
+        if "unknown subcommand" in text or "noperm" in text or "no permissions" in text:
+            return None
         return False
     return str(reply).upper() == "OK"

@@ -127,6 +127,7 @@ class Container(Strict):
     non_root: bool = True
     cap_add: list[str] = []
     allowed_host_mounts: list[str] = []  # forbidden host paths this container may mount read-only
+    shares_network_of: Optional[str] = None  # a sidecar in another container's network namespace
     planned: bool = True  # False: a supporting container the plan does not size (gateway, exporters)
     skip_live: Optional[str] = None  # a reason why this container cannot run where the profile points
 
@@ -211,6 +212,21 @@ class ExposedPort(Strict):
     protocols: list[str]
 
 
+class TlsService(Strict):
+    """A TLS endpoint proven live by real handshakes (4.1): the target endpoint it is reached at and
+    how it is spoken to. `https`/`tls`/`redis`: direct TLS (scanned with sslyze); `mysql`: TLS after
+    MySQL's SSLRequest (probed with nassl, sslyze cannot speak it)."""
+    endpoint: str  # key of target.endpoints
+    protocol: Literal["https", "tls", "redis", "mysql"] = "https"
+    exposure: Literal["external", "internal"] = "internal"  # which of the version lists applies
+    mtls: bool = True  # a client certificate from the platform CA is required
+    san: Optional[str] = None  # DNS name the certificate must cover (default: the endpoint's server_name)
+    path: str = "/"  # https: the request whose answer shows whether the client was let in
+    hsts: bool = False  # https: Strict-Transport-Security must be sent
+    websocket: Optional[str] = None  # https: a path that must upgrade to a WebSocket (wss://) and echo
+    http_port: Optional[int] = None  # plaintext HTTP port that must be closed or redirect to https://
+
+
 class Tls(Strict):
     external_versions: list[str]
     internal_versions: list[str]
@@ -218,6 +234,35 @@ class Tls(Strict):
     min_days_valid: int = 14
     cipher_suites: list[str] = []
     min_key_bits: dict[str, int] = {"RSA": 2048, "EC": 256}
+    signature_algorithms: list[str] = ["sha256WithRSAEncryption", "sha384WithRSAEncryption",
+                                       "sha512WithRSAEncryption", "ecdsa-with-SHA256", "ecdsa-with-SHA384",
+                                       "ecdsa-with-SHA512", "ed25519", "ed448"]
+    endpoints: dict[str, TlsService] = {}  # name -> endpoint checked by handshakes (TLS-0xx, MTLS-0xx)
+
+
+class HostListener(Strict):
+    """A host socket outside the plan that the profile tolerates (never a platform service)."""
+    address: str = "0.0.0.0"
+    port: int = Field(ge=1, le=65535)
+    why: str
+
+
+class Flow(Strict):
+    """An allowed connection between containers: sources and destinations are container names or
+    `zone:NAME`; ports default to every service port of the destination."""
+    sources: list[str] = Field(alias="from")
+    to: list[str]
+    ports: list[int] = []
+    required: bool = True  # True: must answer (SEG-001); False: tolerated, neither required nor forbidden
+    why: str = ""
+
+
+class Segmentation(Strict):
+    """The reachability matrix between containers (SEG-0xx): every (source, destination:port) pair is
+    forbidden unless a flow allows it."""
+    service_ports: dict[str, list[int]]  # container -> TCP ports it serves inside the platform
+    allowed: list[Flow]
+    probe_timeout_s: float = Field(default=0.5, gt=0, le=10)
 
 
 class WebServer(Strict):
@@ -238,6 +283,9 @@ class Security(Strict):
     encryption_at_rest: str
     access_control: list[str]
     web: dict[str, WebServer] = {}
+    host_listeners: list[HostListener] = []  # host sockets tolerated besides the published ports
+    ignore_loopback_listeners: bool = True  # 127.0.0.0/8 and ::1 are not reachable from any vantage
+    segmentation: Optional[Segmentation] = None
 
 
 # --- 5. monitoring and logs ---------------------------------------------------------------------
@@ -317,6 +365,17 @@ class TlsClient(Strict):
     ca: str
     cert: str
     key: str
+    # the platform CA's key: only to mint a throwaway EXPIRED client certificate (MTLS-003) in a temp
+    # dir; absent: that check is skipped with the reason
+    ca_key: Optional[str] = None
+
+
+class Vantage(Strict):
+    """An outside client on the audited host: a network namespace with its own link to the host."""
+    netns: str
+    address: str  # key of target.addresses: the exact host address it scans (never a subnet)
+    sees: list[Literal["public", "vpn"]]  # which of security.public_ports / vpn_ports it may reach
+    interface: Optional[str] = None  # host side of its link (the DOCKER-USER rules name it)
 
 
 class Endpoint(Strict):
@@ -352,6 +411,8 @@ class Target(Strict):
     timeout_s: float = Field(default=5.0, gt=0, le=120)
     host_backend: str = "local://"
     addresses: dict[str, str] = {}
+    vantages: dict[str, Vantage] = {}  # outside vantage points for the port scans (PORT-0xx)
+    scan_timeout_s: float = Field(default=0.5, gt=0, le=10)  # per-port connect timeout of the scans
 
 
 class Profile(Strict):
@@ -374,4 +435,7 @@ class Profile(Strict):
 
     def container_networks(self, name: str) -> list[str]:
         c = self.containers[name]
-        return c.networks if c.networks is not None else self.zones[c.zone].networks
+        if c.networks is not None:
+            return c.networks
+        zone = self.zones.get(c.zone)  # an unknown zone is reported by PLAN-012, not a crash here
+        return zone.networks if zone else []

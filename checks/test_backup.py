@@ -1,0 +1,218 @@
+"""3.1 MariaDB 설정, 백업: mariabackup daily at 02:00, incremental, kept 30 days; plus what makes a
+backup worth having: fresh, an unbroken chain back to a full, the whole window covered, encrypted at
+rest with the key kept elsewhere, a manifest per backup. The restore itself is proven by the drill
+(test_restore_drill.py)."""
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from plancheck.controls import control
+from plancheck.evaluate import Check
+from plancheck.facts.backup import BackupFacts, BackupSet, finished_at, manifest_time
+from plancheck.facts.base import Unavailable
+from plancheck.profile.models import Profile
+from plancheck.units import format_duration
+
+BK = "3.1 MariaDB 설정 (backup)"
+PLAINTEXT_OK = ("manifest.json", "*.log", ".complete")  # a backup's only unencrypted files
+MANIFEST_FIELDS = ("type", "from_lsn", "to_lsn", "start", "end", "tables", "payload")
+DAY = 86400.0
+
+
+def _fires(expr: str, tz: str, start: dt.datetime, days: int = 14) -> set[dt.datetime]:
+    """The instants (UTC) a cron expression fires in the next `days`, read in time zone `tz`."""
+    it = croniter(expr, start.astimezone(ZoneInfo(tz)))
+    out, end = set(), start + dt.timedelta(days=days)
+    while True:
+        t = it.get_next(dt.datetime)
+        if t > end:
+            return out
+        out.add(t.astimezone(dt.timezone.utc))
+
+
+def _backups(check: Check, facts: BackupFacts) -> list[BackupSet]:
+    sets = check.fact(facts.backups)
+    if not sets:
+        check.fail(f"no backup found in {facts.source}")
+    return sets
+
+
+def _age(days: float) -> str:
+    return format_duration(round(days * 24, 1) / 24) if days < 2 else f"{days:.1f}d"
+
+
+@control("BK-001", title="Backup runs daily at the planned time in the planned time zone", severity="high",
+         section=BK, rationale="The plan: 매일 02:00. A job at another hour runs into the business day or "
+         "misses the window the retention and freshness checks assume.",
+         remediation="Set the backup crontab entry to the profile's schedule and give the backup container the "
+         "profile's time zone (TZ) or a CRON_TZ line.")
+def test_schedule(check: Check, backup_facts: BackupFacts, profile: Profile) -> None:
+    b = profile.backup
+    jobs = [e for e in backup_facts.cron if "backup" in e.command]
+    if not jobs:
+        check.fail(f"no backup job in the crontab ({backup_facts.cron_source})")
+    daemon_tz = check.fact(backup_facts.daemon_timezone) if any(not e.timezone for e in jobs) else ""
+    start = dt.datetime.fromtimestamp(backup_facts.observed_at, dt.timezone.utc)
+    found: set[dt.datetime] = set()
+    shown = []
+    for e in jobs:
+        tz = e.timezone or daemon_tz or "UTC"
+        found |= _fires(e.schedule, tz, start)
+        shown.append(f"{e.schedule} ({tz})")
+    expected = _fires(b.schedule, b.timezone, start)
+    check.that(found == expected, expected=f"{b.schedule} ({b.timezone})", found=", ".join(shown),
+               what=f"backup schedule in {backup_facts.cron_source}")
+
+
+@control("BK-002", title="Backups are taken with mariabackup, full plus incrementals", severity="high", section=BK,
+         rationale="The plan: 도구 mariabackup, 방식 증분 백업 (daily incrementals on a periodic full).",
+         remediation="Set TOOL=mariabackup and INCREMENTAL=yes in the backup job's settings.")
+def test_tool(check: Check, backup_facts: BackupFacts, profile: Profile) -> None:
+    s = backup_facts.settings
+    check.equal(s.get("TOOL", "unset"), profile.backup.tool, what=f"TOOL ({backup_facts.settings_source})")
+    check.equal(s.get("INCREMENTAL", "unset").lower() in ("yes", "1", "true", "on"), profile.backup.incremental,
+                what="incremental backups")
+
+
+@control("BK-003", title="Backup retention enforced by the job equals the plan", severity="high", section=BK,
+         rationale="The plan keeps 30 days: less loses restore points, more keeps data longer than planned.",
+         remediation="Set RETENTION_DAYS in the backup job's settings to the profile's retention.")
+def test_retention_config(check: Check, backup_facts: BackupFacts, profile: Profile) -> None:
+    raw = backup_facts.settings.get("RETENTION_DAYS", "unset")
+    found = float(raw) if raw.replace(".", "", 1).isdigit() else raw
+    check.equal(found, profile.backup.retention, what=f"RETENTION_DAYS ({backup_facts.settings_source})",
+                fmt=lambda v: f"{v:g} days" if isinstance(v, (int, float)) else str(v))
+
+
+@control("BK-004", title="Newest backup is younger than the maximum age", severity="critical", section=BK,
+         rationale="A daily job that silently stopped leaves the platform without a recent restore point.",
+         remediation="Find why the last runs failed (backup log, BackupFailed alert) and run the job.")
+def test_fresh(check: Check, backup_facts: BackupFacts, profile: Profile) -> None:
+    newest = max(_backups(check, backup_facts), key=finished_at)
+    age = (backup_facts.observed_at - finished_at(newest)) / DAY
+    check.at_most(age, profile.backup.max_age, what=f"age of the newest backup {newest.chain}/{newest.name}",
+                  fmt=_age)
+
+
+@control("BK-005", title="Every incremental chains back to a full backup", severity="critical", section=BK,
+         rationale="An incremental is only restorable on top of its base: a gap in the LSN chain makes every "
+         "later incremental of that chain useless.",
+         remediation="Take a new full backup (plancheck-backup full) and find what removed or replaced the base.")
+def test_chain(check: Check, backup_facts: BackupFacts) -> None:
+    breaks = []
+    chains: dict[str, list[BackupSet]] = {}
+    for bs in _backups(check, backup_facts):
+        chains.setdefault(bs.chain, []).append(bs)
+    for chain, members in sorted(chains.items()):
+        by_name = {bs.name: bs for bs in members}
+        fulls = [bs for bs in members if (bs.manifest or {}).get("type") == "full"]
+        if len(fulls) != 1:
+            breaks.append(f"{chain}: {len(fulls)} full backups (expected exactly one at its start)")
+        for bs in members:
+            m = bs.manifest or {}
+            if m.get("type") != "incremental":
+                continue
+            base = by_name.get(str(m.get("base")))
+            if base is None:
+                breaks.append(f"{chain}/{bs.name}: base {m.get('base')!r} is not in the chain")
+            elif m.get("from_lsn") != (base.manifest or {}).get("to_lsn"):
+                breaks.append(f"{chain}/{bs.name}: from_lsn {m.get('from_lsn')} != to_lsn "
+                              f"{(base.manifest or {}).get('to_lsn')} of its base {base.name}")
+    check.none_of(breaks, what="chain breaks", expected_text="every incremental's from_lsn = its base's to_lsn")
+
+
+@control("BK-006", title="Backups kept match the retention window", severity="high", section=BK,
+         rationale="Nothing older than the retention may be kept, and on a platform older than the retention "
+         "every day of the window must have a backup (30 days of restore points).",
+         remediation="Check the job's retention step and the backup log for the missing days.")
+def test_window(check: Check, backup_facts: BackupFacts, profile: Profile) -> None:
+    b = profile.backup
+    sets = _backups(check, backup_facts)
+    now = backup_facts.observed_at
+    chains: dict[str, float] = {}
+    for bs in sets:
+        chains[bs.chain] = max(chains.get(bs.chain, 0.0), finished_at(bs))
+    # a chain goes once its NEWEST member leaves the window (its older members are needed until then);
+    # the job runs once a day, so allow one day of lag
+    too_old = [f"{c} (newest member {(now - t) / DAY:.1f}d old)" for c, t in sorted(chains.items())
+               if now - t > (b.retention + 1) * DAY]
+    check.none_of(too_old, what=f"chains older than the retention ({format_duration(b.retention)})")
+    since = backup_facts.platform_since
+    if isinstance(since, Unavailable) or now - since < b.retention * DAY:
+        age = "unknown" if isinstance(since, Unavailable) else f"{(now - since) / DAY:.1f}d"
+        check.that(True, what="daily coverage", expected=f"every day of {format_duration(b.retention)}",
+                   found=f"not required yet: platform age {age}")
+        return
+    tz = ZoneInfo(b.timezone)
+    have = {dt.datetime.fromtimestamp(finished_at(bs), tz).date() for bs in sets}
+    today = dt.datetime.fromtimestamp(now, tz).date()
+    missing = [str(today - dt.timedelta(days=i)) for i in range(1, int(b.retention))
+               if today - dt.timedelta(days=i) not in have]
+    check.none_of(missing, what="days of the retention window without a backup")
+
+
+@control("BK-007", title="Backups are encrypted at rest (AES-256)", severity="critical", section=BK,
+         rationale="4.2 데이터 보안: 저장 데이터 AES-256. A backup holds every table; a plaintext copy on the "
+         "backup volume undoes the database's own encryption.",
+         remediation="Pipe the mbstream through `openssl enc -aes-256-cbc -pbkdf2` (CIPHER in the job's settings) "
+         "and delete unencrypted copies.")
+def test_encrypted(check: Check, backup_facts: BackupFacts, profile: Profile) -> None:
+    want = profile.backup.encryption.lower().replace("-", "")
+    cipher = backup_facts.settings.get("CIPHER", "unset")
+    check.that(want in cipher.lower().replace("-", ""), expected=f"an {profile.backup.encryption} cipher",
+               found=cipher, what=f"CIPHER ({backup_facts.settings_source})")
+    if isinstance(backup_facts.backups, Unavailable):
+        return
+    plain = []
+    for bs in _backups(check, backup_facts):
+        for f in bs.files:
+            where = f"{bs.chain}/{bs.name}/{f.name}"
+            if f.plaintext_chunks:
+                plain.append(f"{where} (plaintext mbstream chunks)")
+            elif not any(fnmatch.fnmatch(f.name, p) for p in PLAINTEXT_OK) and not f.head.startswith(
+                    b"Salted__".hex()):
+                plain.append(f"{where} (not openssl-encrypted)")
+        if not any(f.head.startswith(b"Salted__".hex()) for f in bs.files):
+            plain.append(f"{bs.chain}/{bs.name} (no encrypted payload)")
+    check.none_of(plain, what="unencrypted backup data")
+
+
+@control("BK-008", title="The backup key is not stored with the backups", severity="critical", section=BK,
+         rationale="A key next to the ciphertext makes the encryption worthless to whoever gets the volume.",
+         remediation="Keep the key in the deploy-time secrets, mount it read-only outside the backup volume, "
+         "and delete any copy from the volume.")
+def test_key_elsewhere(check: Check, backup_facts: BackupFacts, profile: Profile) -> None:
+    key = backup_facts.settings.get("KEY_FILE", "")
+    check.that(bool(key), expected="a KEY_FILE", found=key or "unset", what=f"KEY_FILE ({backup_facts.settings_source})")
+    root = profile.backup.root.rstrip("/")
+    km = check.fact(backup_facts.key_mount)
+    check.that(bool(km.get("target")) and km.get("read_only") and not km.get("in_backup_volume"),
+               expected=f"its own read-only mount, outside {root}", what="key mount",
+               found=(f"{km.get('source')} -> {km.get('target')} ({'ro' if km.get('read_only') else 'rw'}"
+                      f"{', in the backup volume' if km.get('in_backup_volume') else ''})") if km.get("target")
+               else f"{key}: no mount of its own" + (" (inside the backup volume)" if km.get("in_backup_volume") else ""))
+    if isinstance(backup_facts.stray_files, Unavailable):
+        return
+    check.none_of(backup_facts.stray_files, what=f"key-like files in {root}")
+
+
+@control("BK-009", title="Every backup has a complete manifest", severity="high", section=BK,
+         rationale="The manifest (type, base, LSN range, start/end, table checksums) is what the chain, window "
+         "and restore checks verify against.",
+         remediation="Re-run the backup; the job writes manifest.json last, so a missing one marks a failed run.")
+def test_manifest(check: Check, backup_facts: BackupFacts) -> None:
+    bad = []
+    for bs in _backups(check, backup_facts):
+        if bs.manifest is None:
+            bad.append(f"{bs.chain}/{bs.name}: {bs.manifest_error or 'no manifest.json'}")
+            continue
+        missing = [k for k in MANIFEST_FIELDS if bs.manifest.get(k) in (None, "", {})]
+        if bs.manifest.get("type") == "incremental" and not bs.manifest.get("base"):
+            missing.append("base")
+        if missing:
+            bad.append(f"{bs.chain}/{bs.name}: missing {', '.join(missing)}")
+    check.none_of(bad, what="incomplete manifests")

@@ -1,0 +1,144 @@
+"""5.1 시스템 모니터링: Prometheus, Grafana, Alertmanager; the plan's metrics (CPU/GPU, memory, disk I/O,
+network; API response time, error rate, throughput, concurrent users) and the database exporters are
+scraped and fresh; the alert rules are loaded and Alertmanager routes them to a receiver."""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import pytest
+
+from plancheck.controls import control
+from plancheck.evaluate import Check
+from plancheck.facts.base import Unavailable
+from plancheck.facts.grafana import GrafanaFacts
+from plancheck.facts.monitoring import MonitoringFacts, Route, metric_key
+from plancheck.profile.models import Metric, Profile
+
+MON = "5.1 시스템 모니터링 (monitoring)"
+
+
+def _host(instance: str) -> str:
+    return instance.rsplit(":", 1)[0] if ":" in instance else instance
+
+
+@control("MON-001", title="Prometheus is up and answering its API", severity="critical", section=MON,
+         rationale="Every other monitoring control and every alert depends on it.",
+         remediation="Start Prometheus and check its logs and TLS configuration.")
+def test_prometheus_up(check: Check, monitoring_facts: MonitoringFacts) -> None:
+    check.is_true(monitoring_facts.prometheus_ready, what=f"Prometheus API ({monitoring_facts.source})")
+
+
+@control("MON-002", title="Scrape job is configured and every target is up", severity="high", section=MON,
+         rationale="A target that is down means its metrics and alerts are blind.",
+         remediation="Start the exporter/service, and fix its TLS or network path from Prometheus.")
+def test_scrape_job(check: Check, monitoring_facts: MonitoringFacts, scrape_job: str, profile: Profile) -> None:
+    job = monitoring_facts.scrape_jobs.get(scrape_job)
+    if job is None or not job.targets:
+        check.fail(f"job {scrape_job}: no targets in {monitoring_facts.scrape_source}")
+    hosts = {_host(t.instance) for t in job.targets}  # type: ignore[union-attr]
+    check.none_of([h for h in profile.monitoring.scrape_targets.get(scrape_job, []) if h not in hosts],
+                  what=f"required targets missing from job {scrape_job}", expected_text="all present")
+    if any(isinstance(t.health, Unavailable) for t in job.targets):  # type: ignore[union-attr]
+        check.that(True, what=f"health of job {scrape_job}", expected="all up",
+                   found=f"not observable in static mode ({monitoring_facts.scrape_source}: configured)")
+        return
+    down = []
+    for t in job.targets:  # type: ignore[union-attr]
+        health = t.health
+        if health != "up":
+            down.append(f"{t.instance} {health}" + (f" ({t.last_error[:120]})" if t.last_error else ""))
+    check.none_of(down, what=f"targets of job {scrape_job} not up", expected_text="all up")
+
+
+@control("MON-003", title="Metric family the plan requires is collected with recent samples", severity="high",
+         section=MON, rationale="The plan's metrics (CPU/GPU, memory, disk I/O, network, API response time, "
+         "error rate, throughput, concurrent users, databases) must exist and be current to alert on.",
+         remediation="Expose the metric (exporter, application instrumentation) from the job the profile names.")
+def test_metric(check: Check, monitoring_facts: MonitoringFacts, metric: Metric, profile: Profile) -> None:
+    if metric.requires_gpu and not profile.gpu_required:
+        pytest.skip(f"{metric.title}: no GPUs on this platform (profile gpu_required: false)")
+    seen = check.fact(monitoring_facts.metrics).get(metric_key(metric.job, metric.family))
+    window = monitoring_facts.metrics_window_s
+    age: Optional[float] = seen.newest_age_s if seen else None
+    check.that(age is not None and age <= window, expected=f"a sample younger than {window:g}s",
+               found="no sample" if age is None else f"newest sample {age:.0f}s old",
+               what=f"{metric.title}: {metric.family}{{job=\"{metric.job}\"}}")
+
+
+@control("MON-004", title="Alert rule the profile requires is loaded", severity="high", section=MON,
+         rationale="Without the rule, the condition it watches never pages anyone.",
+         remediation="Add the rule to a file under the rule_files of prometheus.yml and reload Prometheus.")
+def test_alert_rule(check: Check, monitoring_facts: MonitoringFacts, alert_rule: str) -> None:
+    rule = monitoring_facts.rules.get(alert_rule)
+    check.that(rule is not None, expected="loaded", found="absent", what=f"alert {alert_rule} "
+               f"({monitoring_facts.rules_source})")
+    check.that(rule.health in ("", "ok", "unknown"), expected="health ok", found=rule.health,  # type: ignore[union-attr]
+               what=f"alert {alert_rule} evaluation")
+
+
+def _matches(matcher: str, labels: dict[str, str]) -> bool:
+    m = re.fullmatch(r'([A-Za-z_][A-Za-z0-9_]*)(=~|!~|!=|=)"?(.*?)"?', matcher)
+    if not m:
+        return False
+    name, op, value = m.groups()
+    have = labels.get(name, "")
+    if op == "=":
+        return have == value
+    if op == "!=":
+        return have != value
+    hit = re.fullmatch(value, have) is not None
+    return hit if op == "=~" else not hit
+
+
+def route_receivers(route: Route, labels: dict[str, str], inherited: str = "") -> list[str]:
+    """Alertmanager's routing: the deepest matching routes (first match wins unless `continue`)."""
+    receiver = route.receiver or inherited
+    out: list[str] = []
+    for child in route.routes:
+        if all(_matches(m, labels) for m in child.matchers):
+            out += route_receivers(child, labels, receiver)
+            if not child.continue_:
+                break
+    return out or [receiver]
+
+
+@control("MON-005", title="Alertmanager has a receiver and a route for the alerts", severity="high", section=MON,
+         rationale="A loaded rule whose alert routes nowhere pages nobody.",
+         remediation="Define receivers in alertmanager.yml and a route (root receiver) that reaches them.")
+def test_alert_routing(check: Check, monitoring_facts: MonitoringFacts, profile: Profile) -> None:
+    am = check.fact(monitoring_facts.alertmanager)
+    check.at_least(len(am.receivers), profile.monitoring.alertmanager_receivers,
+                   what=f"receivers ({monitoring_facts.alertmanager_source})")
+    if am.route is None or not am.route.receiver:
+        check.fail(f"no root route with a receiver in {monitoring_facts.alertmanager_source}")
+    unrouted = []
+    for name in profile.monitoring.alert_rules:
+        rule = monitoring_facts.rules.get(name)
+        labels = {"alertname": name, **(rule.labels if rule else {})}
+        for r in route_receivers(am.route, labels):  # type: ignore[arg-type]
+            if r not in am.receivers:
+                unrouted.append(f"{name} -> {r or 'no receiver'}")
+    check.none_of(unrouted, what="alerts routed to an undefined receiver")
+
+
+@control("MON-006", title="Grafana has a healthy Prometheus data source", severity="medium", section=MON,
+         rationale="Grafana is the plan's dashboard tool; without the data source every panel is empty.",
+         remediation="Provision the Prometheus data source (provisioning/datasources) and check it from Grafana.")
+def test_grafana_datasource(check: Check, grafana_facts: GrafanaFacts, profile: Profile) -> None:
+    check.equal(check.fact(grafana_facts.database), "ok", what="Grafana database (/api/health)")
+    want = profile.monitoring.grafana.datasource_type
+    sources = [d for d in check.fact(grafana_facts.datasources) if d.type == want]
+    check.that(bool(sources), expected=f"a {want} data source", found=[d.type for d in grafana_facts.datasources],  # type: ignore[union-attr]
+               what="data sources")
+    check.none_of([f"{d.name}: {d.health} {d.message}".strip() for d in sources if d.health not in ("", "OK")],
+                  what=f"unhealthy {want} data sources")
+
+
+@control("MON-007", title="Grafana has the dashboards the profile lists", severity="low", section=MON,
+         rationale="The plan's metrics are watched through dashboards.",
+         remediation="Provision the dashboards (provisioning/dashboards).")
+def test_grafana_dashboards(check: Check, grafana_facts: GrafanaFacts, profile: Profile) -> None:
+    have = check.fact(grafana_facts.dashboards)
+    check.that(bool(have), expected="at least one dashboard", found="none", what="dashboards")
+    check.none_of([t for t in profile.monitoring.grafana.dashboards if t not in have], what="missing dashboards")

@@ -1,0 +1,70 @@
+"""Pre-change gating: one changed value in the baseline's desired state (a copy of baseline/) makes
+exactly the matching control fail in static mode; the untouched copy fails only on the plan's own
+inconsistencies."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.audit import ROOT, run_audit
+
+PLAN_FAILURES = {"PLAN-001", "PLAN-003", "PLAN-004"}
+pytestmark = pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
+
+
+def _copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the desired state (compose + configs) and a profile extending prod that points at it."""
+    dst = tmp_path / "baseline"
+    shutil.copytree(ROOT / "baseline", dst, ignore=shutil.ignore_patterns(".cache", ".pki", ".secrets", "images"))
+    prod = yaml.safe_load((ROOT / "profiles/prod.yaml").read_text())
+    files = {k: [str(tmp_path / v[0])] for k, v in prod["target"]["config_files"].items()}
+    profile = tmp_path / "gate.yaml"
+    profile.write_text(yaml.safe_dump({
+        "extends": str(ROOT / "profiles/prod.yaml"), "name": "gate",
+        "target": {"compose": {**prod["target"]["compose"], "project_dir": str(dst)}, "config_files": files},
+    }))
+    return dst, profile
+
+
+def _edit(path: Path, pattern: str, replacement: str) -> None:
+    text = path.read_text()
+    new, n = re.subn(pattern, replacement, text, count=1, flags=re.M)
+    assert n == 1, f"{pattern!r} not found in {path}"
+    path.write_text(new)
+
+
+MUTATIONS = {
+    "redis appendonly no": ("config/redis/redis.conf", r"^appendonly yes", "appendonly no", "RD-002"),
+    "redis maxmemory": ("config/redis/redis.conf", r"^maxmemory 16gb", "maxmemory 8gb", "RD-002"),
+    "mariadb max_connections": ("config/mariadb/my.cnf", r"^max_connections\s*=\s*1000", "max_connections = 500",
+                                "DB-002"),
+    "mariadb plaintext allowed": ("config/mariadb/my.cnf", r"^require_secure_transport\s*=\s*ON",
+                                  "require_secure_transport = OFF", "DB-003"),
+    "mariadb binlog unencrypted": ("config/mariadb/my.cnf", r"^encrypt_binlog\s*=\s*ON", "encrypt_binlog = OFF",
+                                   "DB-006"),
+    "gateway allows TLS 1.2": ("config/nginx/gateway.conf", r"ssl_protocols TLSv1\.3;", "ssl_protocols TLSv1.2 TLSv1.3;",
+                               "WEB-001"),
+    "compose redis memory limit": ("compose.yaml", r"(\n  redis:\n(?:    .*\n)*?    mem_limit: )16g", r"\g<1>8g",
+                                   "CT-004"),
+    "compose mariadb published": ("compose.yaml", r"(\n  mariadb:\n(?:    .*\n)*?    mem_limit: 64g\n)",
+                                  "\\g<1>    ports: [\"3306:3306\"]\n", "PORT-002"),
+}
+
+
+def test_untouched_desired_state_fails_only_on_the_plan(tmp_path: Path) -> None:
+    _, profile = _copy(tmp_path)
+    res = run_audit(tmp_path, str(profile), static=True)
+    assert res.failed == PLAN_FAILURES
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_one_changed_value_fails_its_control(tmp_path: Path, name: str) -> None:
+    dst, profile = _copy(tmp_path)
+    rel, pattern, replacement, control = MUTATIONS[name]
+    _edit(dst / rel, pattern, replacement)
+    res = run_audit(tmp_path, str(profile), static=True)
+    assert res.failed - PLAN_FAILURES == {control}, res.failed
