@@ -23,3 +23,10 @@ def test_docs_controls_md_is_current() -> None:
     doc = ROOT / "docs" / "controls.md"
     assert doc.exists() and doc.read_text() == render(), \
         "docs/controls.md is stale: run `make docs` (python -m plancheck.catalog > docs/controls.md)"
+
+
+def test_every_control_has_a_failing_case_in_tests() -> None:
+    """A control is born with its failing case: its id must appear in a test that breaks its fact."""
+    load_all_checks()
+    text = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py") if p.name != "test_catalog.py")
+    assert [c for c in sorted(CATALOG) if c not in text] == []

@@ -63,6 +63,9 @@ CONCURRENT = Gauge("app_concurrent_users",
                    "Users currently connected (open WebSockets + in-flight requests)",
                    ["service"], registry=REGISTRY)
 CONCURRENT.labels(SERVICE).set(0)
+# A counter with labels has no sample until its first increment: the error rate must be visible
+# (at 0) from the start, or "error rate collected" cannot be told apart from "never scraped".
+ERRORS.labels(SERVICE, "GET", "/", "500")
 
 # --------------------------------------------------------------- logging
 REALTIME, IMPORTANT, AUDIT = 16, 17, 18  # syslog facilities local0..local2
