@@ -46,7 +46,7 @@ BREAKS: dict[str, tuple[str, Callable[[], object], Callable[[], object], set[str
 
 
 @pytest.mark.parametrize("name", list(BREAKS))
-def test_break_is_detected(name: str, baseline_audit) -> None:  # type: ignore[no-untyped-def]
+def test_break_is_detected(name: str, baseline_audit, clean_baseline) -> None:  # type: ignore[no-untyped-def]
     selection, apply, restore, expected = BREAKS[name]
     with contextlib.contextmanager(breaking)(apply, restore):
         broken = baseline_audit("-k", selection)

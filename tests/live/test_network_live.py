@@ -83,8 +83,8 @@ def gateway_allows_tls12(tmp: Path) -> Iterator[None]:
     broken.chmod(0o644)
     tmp.chmod(0o755)
     vol = f"{broken}:/etc/nginx/plancheck.conf:ro"
-    recreate("gateway", override_file(tmp, "gateway", {"volumes": [vol]}))
-    try:
+    try:  # the restore also runs when the break itself does not come up
+        recreate("gateway", override_file(tmp, "gateway", {"volumes": [vol]}))
         yield
     finally:
         recreate("gateway")
@@ -94,13 +94,14 @@ def gateway_allows_tls12(tmp: Path) -> Iterator[None]:
 def node_exporter_without_client_verify(tmp: Path) -> Iterator[None]:
     cfg = yaml.safe_load((BASELINE / "config/prometheus/web-config.yml").read_text())
     cfg["tls_server_config"]["client_auth_type"] = "NoClientCert"
+    cfg["tls_server_config"].pop("client_ca_file")  # exporter-toolkit refuses a client CA without a policy
     broken = tmp / "web-config.yml"
     broken.write_text(yaml.safe_dump(cfg))
     broken.chmod(0o644)
     tmp.chmod(0o755)
-    recreate("node-exporter", override_file(tmp, "node-exporter",
-                                            {"volumes": [f"{broken}:/etc/plancheck/web-config.yml:ro"]}))
-    try:
+    try:  # the restore also runs when the break itself does not come up
+        recreate("node-exporter", override_file(tmp, "node-exporter",
+                                                {"volumes": [f"{broken}:/etc/plancheck/web-config.yml:ro"]}))
         yield
     finally:
         recreate("node-exporter")
@@ -147,8 +148,8 @@ def _mint_server_cert(tmp: Path, service: str, days: float, uid: int) -> Path:
 @contextlib.contextmanager
 def api_server_cert_expires_in_5_days(tmp: Path) -> Iterator[None]:
     d = _mint_server_cert(tmp, "api-server", 5, 10005)
-    recreate("api-server", override_file(tmp, "api-server", {"volumes": [f"{d}:/etc/plancheck/tls:ro"]}))
-    try:
+    try:  # the restore also runs when the break itself does not come up
+        recreate("api-server", override_file(tmp, "api-server", {"volumes": [f"{d}:/etc/plancheck/tls:ro"]}))
         yield
     finally:
         recreate("api-server")
@@ -156,8 +157,8 @@ def api_server_cert_expires_in_5_days(tmp: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def mariadb_published_everywhere(tmp: Path) -> Iterator[None]:
-    recreate("mariadb", override_file(tmp, "mariadb", {"ports": ["0.0.0.0:3306:3306"]}))
-    try:
+    try:  # the restore also runs when the break itself does not come up
+        recreate("mariadb", override_file(tmp, "mariadb", {"ports": ["0.0.0.0:3306:3306"]}))
         yield
     finally:
         recreate("mariadb")
