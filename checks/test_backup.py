@@ -12,7 +12,7 @@ from croniter import croniter
 
 from plancheck.controls import control
 from plancheck.evaluate import Check
-from plancheck.facts.backup import BackupFacts, BackupSet, finished_at, manifest_time
+from plancheck.facts.backup import BackupFacts, BackupSet, finished_at
 from plancheck.facts.base import Unavailable
 from plancheck.profile.models import Profile
 from plancheck.units import format_duration

@@ -23,7 +23,7 @@ from checks.test_hardware import approx_size
 from plancheck.controls import control
 from plancheck.evaluate import Check
 from plancheck.facts.containers import ContainerFacts
-from plancheck.facts.gpu import NOT_SUPPORTED, GpuDevice, GpuFacts, GpuProcess, exposed_gpus, requested_gpus
+from plancheck.facts.gpu import GpuDevice, GpuFacts, GpuProcess, exposed_gpus, requested_gpus
 from plancheck.profile.models import Profile
 from plancheck.units import format_size
 

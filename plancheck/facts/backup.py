@@ -199,15 +199,6 @@ def scan_archive(fileobj: Any, root: str, key_digest: Optional[str]) -> tuple[li
     return sorted(sets.values(), key=lambda s: (s.chain, s.name)), strays
 
 
-def _container(client: Any, ctx: Context, service: str) -> dict[str, Any]:
-    flt = {"label": [f"com.docker.compose.project={ctx.profile.target.compose.project_name}",
-                     f"com.docker.compose.service={service}"]}
-    found = client.api.containers(filters=flt)
-    if not found:
-        raise FactError(f"backup: container {service} is not running")
-    return client.api.inspect_container(found[0]["Id"])
-
-
 def _mount_of(ins: dict[str, Any], path: str) -> Optional[dict[str, Any]]:
     best = None
     for m in ins.get("Mounts") or []:
@@ -216,20 +207,6 @@ def _mount_of(ins: dict[str, Any], path: str) -> Optional[dict[str, Any]]:
             if best is None or len(d) > len(best["Destination"]):
                 best = m
     return best
-
-
-def _file_text(client: Any, cid: str, path: str) -> str:
-    """A file of a running container through the archive API (bind mounts and volumes, not tmpfs)."""
-    from docker.errors import NotFound
-
-    try:
-        stream, _ = client.api.get_archive(cid, path)
-    except NotFound:
-        raise FactError(f"cannot read {path} in container {cid[:12]}: not found (a tmpfs mount cannot be "
-                        "read through the docker API)") from None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        f = tar.extractfile(tar.getmembers()[0])
-        return f.read().decode() if f else ""
 
 
 @register
@@ -245,9 +222,9 @@ class BackupSource(FactSource):
         cron: list[CronEntry] = []
         settings: dict[str, str] = {}
         for f in cron_files:
-            cron += parse_crontab(_read(ctx, f))
+            cron += parse_crontab(ctx.read_text(f))
         for f in ctx.profile.target.config_files.get(b.config, []):
-            settings.update(parse_settings(_read(ctx, f)))
+            settings.update(parse_settings(ctx.read_text(f)))
         u = Unavailable(reason=LIVE_ONLY)
         tz, key_mount = _static_compose(ctx, settings.get("KEY_FILE", ""))
         return BackupFacts(source="backup config files", observed_at=time.time(), cron=cron,
@@ -256,7 +233,7 @@ class BackupSource(FactSource):
                            backups=u, platform_since=u, key_mount=key_mount, stray_files=u)
 
     def live(self, ctx: Context) -> BackupFacts:
-        from plancheck.facts.containers import docker_client
+        from plancheck.facts.containers import archive_text, docker_client, find_service
 
         b = ctx.profile.backup
         lf_cron = ctx.profile.target.live_files.get(b.crontab)
@@ -265,10 +242,10 @@ class BackupSource(FactSource):
         lf_conf = ctx.profile.target.live_files.get(b.config)
         client = docker_client(ctx)
         try:
-            ins = _container(client, ctx, b.container)
+            ins = find_service(client, ctx, b.container)
             cid = ins["Id"]
-            cron = parse_crontab(_file_text(client, cid, lf_cron.path))
-            settings = parse_settings(_file_text(client, cid, lf_conf.path)) if lf_conf else {}
+            cron = parse_crontab(archive_text(client, cid, lf_cron.path))
+            settings = parse_settings(archive_text(client, cid, lf_conf.path)) if lf_conf else {}
             env = dict(e.split("=", 1) for e in ins["Config"].get("Env") or [] if "=" in e)
             settings.update({k: v for k, v in env.items() if k in settings})  # the job: environment wins
             key_file = settings.get("KEY_FILE", "")
@@ -284,7 +261,7 @@ class BackupSource(FactSource):
                              "in_backup_volume": bool(inside or (km is not None and vol is not None and
                                                                  km.get("Name") and km.get("Name") == vol.get("Name")))}
                 try:
-                    key_digest = hashlib.sha256(_file_text(client, cid, key_file).encode()).hexdigest()
+                    key_digest = hashlib.sha256(archive_text(client, cid, key_file).encode()).hexdigest()
                 except Exception:
                     key_digest = None  # unreadable to the audit: only names are compared
             since: Union[float, Unavailable] = Unavailable(reason=f"{b.root} is not a named volume")
@@ -333,12 +310,6 @@ def _static_compose(ctx: Context, key_file: str) -> tuple[Union[str, Unavailable
                 "read_only": bool(km and km.read_only),
                 "in_backup_volume": key_file.startswith(root + "/") or bool(km and km.source == backup_vol)}
 
-
-def _read(ctx: Context, path: str) -> str:
-    try:
-        return ctx.path(path).read_text()
-    except OSError as e:
-        raise FactError(f"cannot read {ctx.path(path)}: {e.strerror}") from None
 
 
 # --- helpers the checks share ----------------------------------------------------------------------

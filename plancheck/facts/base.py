@@ -54,6 +54,14 @@ class Context:
         q = Path(p)
         return q if q.is_absolute() else self.root / q
 
+    def read_text(self, p: str) -> str:
+        """A config file of the desired state; a missing or unreadable one is a one-line FactError."""
+        path = self.path(p)
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise FactError(f"cannot read {path}: {e.strerror}") from None
+
     @property
     def timeout(self) -> float:
         return self.profile.target.timeout_s

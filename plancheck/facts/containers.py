@@ -12,7 +12,7 @@ from typing import Any, Optional, Union
 import yaml
 from pydantic import BaseModel
 
-from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
+from plancheck.facts.base import Context, FactError, Facts, FactSource, Unavailable, register
 from plancheck.units import parse_size
 
 
@@ -311,20 +311,35 @@ class ContainersSource(FactSource):
                                project=project, containers=found, networks=networks)
 
 
+def find_service(client: Any, ctx: Context, service: str) -> dict[str, Any]:
+    """docker inspect of the running container of a compose service (one call, read-only)."""
+    flt = {"label": [f"com.docker.compose.project={ctx.profile.target.compose.project_name}",
+                     f"com.docker.compose.service={service}"]}
+    found = client.api.containers(filters=flt)
+    if not found:
+        raise FactError(f"cannot reach {service}: the container is not running")
+    return client.api.inspect_container(found[0]["Id"])
+
+
+def archive_text(client: Any, cid: str, path: str) -> str:
+    """A file of a running container through the archive API: no exec, nothing written. Bind mounts
+    and volumes are readable this way, tmpfs mounts are not."""
+    from docker.errors import NotFound
+
+    try:
+        stream, _ = client.api.get_archive(cid, path)
+    except NotFound:
+        raise FactError(f"cannot read {path} in container {cid[:12]}: not found (a tmpfs mount cannot be "
+                        "read through the docker API)") from None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        f = tar.extractfile(tar.getmembers()[0])
+        return f.read().decode() if f else ""
+
+
 def read_container_file(ctx: Context, service: str, path: str) -> str:
-    """A file from a running container, read through the docker API (no exec, nothing written)."""
+    """A file from the running container of a compose service."""
     client = docker_client(ctx)
     try:
-        flt = {"label": [f"com.docker.compose.project={ctx.profile.target.compose.project_name}",
-                         f"com.docker.compose.service={service}"]}
-        found = client.api.containers(filters=flt)
-        if not found:
-            raise FactError(f"cannot reach {service}: the container is not running (to read {path})")
-        stream, _ = client.api.get_archive(found[0]["Id"], path)
-        data = b"".join(stream)
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = tar.getmembers()[0]
-            f = tar.extractfile(member)
-            return f.read().decode() if f else ""
+        return archive_text(client, find_service(client, ctx, service)["Id"], path)
     finally:
         client.close()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Union
+from typing import Union
 
 from pydantic import BaseModel
 

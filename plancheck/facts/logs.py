@@ -152,12 +152,6 @@ def rotation_for(rotations: list[Rotation], class_dir: str) -> Optional[Rotation
     return found
 
 
-def _read(ctx: Context, path: str) -> str:
-    try:
-        return ctx.path(path).read_text()
-    except OSError as e:
-        raise FactError(f"cannot read {ctx.path(path)}: {e.strerror}") from None
-
 
 @register
 class LogsSource(FactSource):
@@ -169,11 +163,11 @@ class LogsSource(FactSource):
         files = ctx.profile.target.config_files
         if not files.get(c.rotation):
             raise NoSource(f"logs: the profile's target names no {c.rotation} config")
-        rotations = [r for f in files[c.rotation] for r in parse_logrotate(_read(ctx, f), f)]
+        rotations = [r for f in files[c.rotation] for r in parse_logrotate(ctx.read_text(f), f)]
         outputs: list[str] = []
         inputs: list[str] = []
         for f in files.get(c.router, []):
-            o, i = parse_rsyslog(_read(ctx, f))
+            o, i = parse_rsyslog(ctx.read_text(f))
             outputs += o
             inputs += i
         u = Unavailable(reason="no static source: only the running collector has log files")
@@ -182,8 +176,8 @@ class LogsSource(FactSource):
                          router_source=", ".join(files.get(c.router, [])) or "none", files=u, platform_since=u)
 
     def live(self, ctx: Context) -> LogsFacts:
-        from plancheck.facts.backup import _container, _file_text, _mount_of
-        from plancheck.facts.containers import docker_client
+        from plancheck.facts.backup import _mount_of
+        from plancheck.facts.containers import archive_text, docker_client, find_service
 
         c = ctx.profile.logs.collector
         lf_rot = ctx.profile.target.live_files.get(c.rotation)
@@ -192,10 +186,10 @@ class LogsSource(FactSource):
         lf_router = ctx.profile.target.live_files.get(c.router)
         client = docker_client(ctx)
         try:
-            ins = _container(client, ctx, c.container)
+            ins = find_service(client, ctx, c.container)
             cid = ins["Id"]
-            rotations = parse_logrotate(_file_text(client, cid, lf_rot.path), f"{c.container}:{lf_rot.path}")
-            outputs, inputs = parse_rsyslog(_file_text(client, cid, lf_router.path)) if lf_router else ([], [])
+            rotations = parse_logrotate(archive_text(client, cid, lf_rot.path), f"{c.container}:{lf_rot.path}")
+            outputs, inputs = parse_rsyslog(archive_text(client, cid, lf_router.path)) if lf_router else ([], [])
             since: Union[float, Unavailable] = Unavailable(reason=f"{c.root} is not a named volume")
             vol = _mount_of(ins, c.root)
             if vol is not None and vol.get("Type") == "volume" and vol.get("Name"):

@@ -2,7 +2,7 @@
 (live: SHOW GLOBAL VARIABLES once, users, plugins, tablespace encryption, the session's TLS)."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from pydantic import BaseModel
 
@@ -67,9 +67,7 @@ class MariaDBSource(FactSource):
         for f in files:
             path = ctx.path(f)
             try:
-                variables.update(parse_mariadb_options(path.read_text(), str(path), path.parent))
-            except OSError as e:
-                raise FactError(f"cannot read MariaDB option file {path}: {e.strerror}") from None
+                variables.update(parse_mariadb_options(ctx.read_text(f), str(path), path.parent))
             except ConfigSyntaxError as e:
                 raise FactError(str(e)) from None
         u = Unavailable(reason=LIVE_ONLY)

@@ -129,12 +129,6 @@ def required_metrics(profile: Profile) -> list[tuple[str, str]]:
     return [(m.job, m.family) for group in profile.monitoring.metrics.values() for m in group]
 
 
-def _read(ctx: Context, path: str) -> str:
-    try:
-        return ctx.path(path).read_text()
-    except OSError as e:
-        raise FactError(f"cannot read {ctx.path(path)}: {e.strerror}") from None
-
 
 # --- the source ------------------------------------------------------------------------------------
 @register
@@ -148,17 +142,17 @@ class MonitoringSource(FactSource):
             raise NoSource("monitoring: the profile's target names no prometheus.yml")
         jobs: dict[str, ScrapeJob] = {}
         for f in files["prometheus"]:
-            jobs.update(parse_prometheus(_read(ctx, f), str(ctx.path(f))))
+            jobs.update(parse_prometheus(ctx.read_text(f), str(ctx.path(f))))
         rules: dict[str, AlertRule] = {}
         rule_files = [p for pattern in files.get("prometheus-rules", [])
                       for p in sorted(glob.glob(str(ctx.path(pattern))))]
         for f in rule_files:
-            for name, rule in parse_rules(_read(ctx, f), f).items():
+            for name, rule in parse_rules(ctx.read_text(f), f).items():
                 rules[name] = rule
         am: Union[AlertmanagerConfig, Unavailable] = Unavailable(
             reason="the profile's target names no alertmanager.yml")
         if files.get("alertmanager"):
-            am = parse_alertmanager(_read(ctx, files["alertmanager"][0]), files["alertmanager"][0])
+            am = parse_alertmanager(ctx.read_text(files["alertmanager"][0]), files["alertmanager"][0])
         u = Unavailable(reason=LIVE_ONLY)
         return MonitoringFacts(
             source="prometheus and alertmanager config files", prometheus_ready=u, prometheus_version=u,

@@ -108,11 +108,7 @@ class NginxSource(FactSource):
             files = ctx.profile.target.config_files.get(web.config)
             if not files:
                 raise NoSource(f"nginx: the profile's target names no config file for {web.config}")
-            path = ctx.path(files[0])
-            try:
-                sites[name] = parse_site(path.read_text(), str(path))
-            except OSError as e:
-                raise FactError(f"cannot read nginx config {path}: {e.strerror}") from None
+            sites[name] = parse_site(ctx.read_text(files[0]), str(ctx.path(files[0])))
         return NginxFacts(source="nginx config files", sites=sites)
 
     def live(self, ctx: Context) -> NginxFacts:

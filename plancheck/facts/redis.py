@@ -68,18 +68,14 @@ class RedisSource(FactSource):
         users: list[str] = []
         renamed: dict[str, str] = {}
         for f in files:  # later files win, as with `include` at the end of redis.conf
-            path = ctx.path(f)
-            try:
-                c, u, r = _conf_from_text(path.read_text(), str(path))
-            except OSError as e:
-                raise FactError(f"cannot read redis config {path}: {e.strerror}") from None
+            c, u, r = _conf_from_text(ctx.read_text(f), str(ctx.path(f)))
             conf.update(c)
             users += u
             renamed.update(r)
         u = Unavailable(reason=LIVE_ONLY)
         acl_files = ctx.profile.target.config_files.get("redis-acl", [])
         for f in acl_files:
-            users += [line.split(None, 1)[1] for line in ctx.path(f).read_text().splitlines()
+            users += [line.split(None, 1)[1] for line in ctx.read_text(f).splitlines()
                       if line.startswith("user ")]
         conf = redact(conf)
         if "aclfile" in conf and not acl_files:

@@ -98,8 +98,8 @@ class RestoreDrillSource(FactSource):
         raise NoSource("restore drill: needs the running platform's backups (live only)")
 
     def live(self, ctx: Context) -> RestoreDrillFacts:
-        from plancheck.facts.backup import BackupFacts, _container, _mount_of, finished_at, manifest_time
-        from plancheck.facts.containers import docker_client
+        from plancheck.facts.backup import BackupFacts, _mount_of, finished_at, manifest_time
+        from plancheck.facts.containers import docker_client, find_service
 
         if ctx.env.get("PLANCHECK_RESTORE_DRILL") != "1":
             raise NoSource("restore drill not requested (opt-in: -m restore_drill or --restore-drill)")
@@ -134,7 +134,7 @@ class RestoreDrillSource(FactSource):
         labels = {LABEL: run}
         try:
             _remove_labelled(client)  # an earlier drill killed half-way
-            ins = _container(client, ctx, b.container)
+            ins = find_service(client, ctx, b.container)
             vol = _mount_of(ins, b.root)
             kmount = _mount_of(ins, key_file) if key_file else None
             dbkey = _mount_of(ins, DB_KEYFILE)

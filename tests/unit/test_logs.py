@@ -3,7 +3,6 @@ files of a platform two years old): compliant passes, one mutation per control f
 Plus the logrotate/rsyslog parsers and the static audit of the baseline's config files."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Callable
 
