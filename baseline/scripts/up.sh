@@ -32,6 +32,19 @@ if [[ ! -s $backup_key ]]; then
 fi
 chown "$UID_MYSQL:$UID_MYSQL" "$backup_key"; chmod 0400 "$backup_key"
 step "netns";   "$here/netns.sh" up
+# A deployment of this project made from another checkout (another clone, CI's) holds data
+# encrypted with that checkout's keys (MariaDB's key file, the backups' passphrase) and mounts its
+# certificates: it cannot be adopted. Remove it with its volumes and deploy from scratch.
+project=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$BASELINE/.env")
+foreign=$("$DOCKER" ps -aq --filter "label=com.docker.compose.project=$project" \
+    | xargs -r "$DOCKER" inspect -f '{{range .Mounts}}{{if eq .Type "bind"}}{{.Source}}{{"\n"}}{{end}}{{end}}' \
+    | grep '/baseline/' | grep -v "^$BASELINE/" | head -n 1 || true)
+if [[ -n $foreign ]]; then
+    step "a deployment from another checkout is running ($(dirname "$(dirname "$foreign")")...): removing it and its volumes"
+    "$here/compose.sh" down -v --remove-orphans >/dev/null 2>&1 || true
+    "$DOCKER" ps -aq --filter "label=com.docker.compose.project=$project" | xargs -r "$DOCKER" rm -f >/dev/null
+    "$DOCKER" volume ls -q --filter "label=com.docker.compose.project=$project" | xargs -r "$DOCKER" volume rm >/dev/null
+fi
 # Compose only notices changes to its own files and image tags; bind-mounted
 # configuration, certificates and secrets are tracked here: when any of them
 # changed since the last successful deployment, recreate the containers.
