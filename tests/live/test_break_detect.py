@@ -7,7 +7,16 @@ from typing import Callable
 
 import pytest
 
+from tests.audit import ROOT as ROOT_DIR
 from tests.live.conftest import DOCKER, breaking, container, sh, sql
+
+
+def redis_admin(*command: str) -> str:
+    """As the operators' Redis admin user, over TLS inside the Redis container (its own certificate)."""
+    password = (ROOT_DIR / "baseline/.secrets/redis/admin.password").read_text().strip()
+    return sh(DOCKER, "exec", "-e", f"REDISCLI_AUTH={password}", container("redis"), "redis-cli", "--tls",
+              "-h", "localhost", "--cacert", "/etc/plancheck/tls/ca.crt", "--cert", "/etc/plancheck/tls/tls.crt",
+              "--key", "/etc/plancheck/tls/tls.key", "--user", "admin", "--no-auth-warning", *command)
 
 BREAKS: dict[str, tuple[str, Callable[[], object], Callable[[], object], set[str]]] = {
     # id: (-k selection, apply, restore, controls expected to fail)
@@ -31,6 +40,18 @@ BREAKS: dict[str, tuple[str, Callable[[], object], Callable[[], object], set[str
     "mariadb-x509-dropped": (
         "mariadb", lambda: sql("ALTER USER 'app'@'%' REQUIRE NONE"),
         lambda: sql("ALTER USER 'app'@'%' REQUIRE X509"), {"DB-015"}),
+    "redis-eviction-policy": (
+        "redis", lambda: redis_admin("CONFIG", "SET", "maxmemory-policy", "noeviction"),
+        lambda: redis_admin("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"), {"RD-002"}),
+    "redis-appendonly-off": (
+        "redis", lambda: redis_admin("CONFIG", "SET", "appendonly", "no"),
+        lambda: redis_admin("CONFIG", "SET", "appendonly", "yes"), {"RD-002", "RD-004"}),  # AOF off: not healthy
+    "redis-rdb-schedule": (
+        "redis", lambda: redis_admin("CONFIG", "SET", "save", "3600 1"),
+        lambda: redis_admin("CONFIG", "SET", "save", "900 1 300 10 60 10000"), {"RD-002"}),
+    "redis-app-may-flushall": (
+        "redis", lambda: redis_admin("ACL", "SETUSER", "app", "+flushall"),
+        lambda: redis_admin("ACL", "SETUSER", "app", "-flushall"), {"RD-008"}),
     "container-memory-limit": (
         "test_memory_limit", lambda: sh(DOCKER, "update", "--memory", "300m", "--memory-swap", "300m",
                                         container("redis-exporter")),

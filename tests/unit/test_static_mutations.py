@@ -68,3 +68,15 @@ def test_one_changed_value_fails_its_control(tmp_path: Path, name: str) -> None:
     _edit(dst / rel, pattern, replacement)
     res = run_audit(tmp_path, str(profile), static=True)
     assert res.failed - PLAN_FAILURES == {control}, res.failed
+
+
+def test_upstream_override_names_the_plans_versions() -> None:
+    """compose.upstream.yaml (for hosts with a registry) parses and names MariaDB 10.6 and Redis 6.2."""
+    import subprocess
+
+    out = subprocess.run(["docker-compose", "--env-file", "baseline/.env", "-f", "baseline/compose.yaml",
+                          "-f", "baseline/compose.upstream.yaml", "config"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    services = yaml.safe_load(out.stdout)["services"]
+    assert services["mariadb"]["image"] == "mariadb:10.6" and services["redis"]["image"] == "redis:6.2"
