@@ -8,6 +8,7 @@ import pytest
 
 from plancheck.controls import control
 from plancheck.evaluate import Check
+from plancheck.facts.base import FactError
 from plancheck.facts.segmentation import SegmentationFacts
 
 SEG = "4.1 네트워크 보안 (zone segmentation)"
@@ -18,6 +19,8 @@ def _answered(segmentation: SegmentationFacts, pair: tuple[str, str, int]) -> bo
     for name in (src, dst):
         if name in segmentation.absent:
             pytest.skip(segmentation.absent[name])
+        if name in segmentation.down:
+            raise FactError(segmentation.down[name])
     found = segmentation.reachable.get(src, {}).get(f"{dst}:{port}")
     if found is None:
         pytest.skip(f"{src} -> {dst}:{port} was not probed ({segmentation.source})")

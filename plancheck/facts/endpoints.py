@@ -2,6 +2,7 @@
 the IP of that compose service's container from the container facts (one inspect per run)."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from plancheck.facts.base import Context, FactError
@@ -15,8 +16,22 @@ def endpoint(ctx: Context, name: str) -> Endpoint:
     return ep
 
 
+def _is_local(address: str) -> bool:
+    """Whether the address is configured on this host: binding to it succeeds only then."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
 def resolve_host(ctx: Context, ep: Endpoint) -> str:
     if not ep.host.startswith("service:"):
+        if ctx.profile.target.local_only and not _is_local(ep.host):
+            raise FactError(f"cannot reach {ep.host}:{ep.port}: the address is not configured on this host "
+                            "(the profile's target is local_only; are the vantage namespaces up?)")
         return ep.host
     service = ep.host.split(":", 1)[1]
     assert ctx.store is not None

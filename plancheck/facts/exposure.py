@@ -16,6 +16,8 @@ loophole.
 """
 from __future__ import annotations
 
+import os
+
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -167,6 +169,9 @@ def _loophole_probe(ctx: Context, name: str, rules: list[str], targets: dict[str
     mine = [r for r in rules if f"-i {iface} " in r + " "] if iface else []
     out = Loophole(interface=iface, rules=mine, drops_non_dnat=drops_non_dnat(rules, iface) if iface else False)
     via = ctx.profile.target.addresses.get(v.address, v.address)
+    if not os.path.exists(f"/run/netns/{v.netns}"):
+        out.error = f"cannot reach the {name} vantage point: network namespace {v.netns} does not exist"
+        return out
     pairs = [(svc, ip, port) for svc, lst in sorted(targets.items()) for ip, port in lst]
     if not pairs:
         return out

@@ -61,7 +61,8 @@ def matrix(profile: Profile) -> list[tuple[str, str, int, Kind]]:
 class SegmentationFacts(Facts):
     # source -> {"destination:port": answered}; only the pairs that are required or forbidden
     reachable: dict[str, dict[str, bool]]
-    absent: dict[str, str]  # container -> why it could not be probed (not running, not deployed)
+    absent: dict[str, str]  # container -> why it is not deployed where the profile points (skip)
+    down: dict[str, str] = {}  # container -> it should run but does not (the pair cannot be judged)
     method: str
     duration_s: float = 0.0
 
@@ -120,11 +121,14 @@ class SegmentationSource(FactSource):
             raise FactError(f"segmentation: docker engine: {str(e).splitlines()[0][:200]}") from None
         finally:
             client.close()
-        absent = {}
+        absent, down = {}, {}
         for name in ctx.profile.containers:
             if name not in pids:
                 spec = ctx.profile.containers[name]
-                absent[name] = f"{name} is not running" + (f" ({spec.skip_live})" if spec.skip_live else "")
+                if spec.skip_live:
+                    absent[name] = f"{name} is not running ({spec.skip_live})"
+                else:
+                    down[name] = f"cannot reach {name}: the container is not running"
         jobs = {}
         with ThreadPoolExecutor(max_workers=4) as pool:
             for src, pairs in _wanted(ctx.profile).items():
@@ -144,5 +148,5 @@ class SegmentationSource(FactSource):
                 reach[src] = {f"{dst}:{port}": any(f"{ip}:{port}" in opened for ip in ips[dst])
                               for dst, port in _wanted(ctx.profile)[src] if dst in ips}
         return SegmentationFacts(source=f"connect probes from inside each container's network namespace "
-                                        f"(nsenter -n, project {project})", reachable=reach, absent=absent,
+                                        f"(nsenter -n, project {project})", reachable=reach, absent=absent, down=down,
                                  method="live", duration_s=round(time.monotonic() - t0, 3))

@@ -409,6 +409,9 @@ class Target(Strict):
     endpoints: dict[str, Endpoint] = {}
     tls_client: Optional[TlsClient] = None
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # every literal endpoint address must be configured on this host: the platform runs here, and a
+    # missing vantage address (namespaces down) must not send probes out through the default route
+    local_only: bool = False
     host_backend: str = "local://"
     addresses: dict[str, str] = {}
     vantages: dict[str, Vantage] = {}  # outside vantage points for the port scans (PORT-0xx)
