@@ -56,3 +56,15 @@ def test_nothing_deployed(tmp_path: Path) -> None:
     res = run_audit(tmp_path, str(profile))
     assert time.monotonic() - t0 < 60 and res.exit_code == 1
     _assert_all_unreachable(res, "cannot reach")
+
+
+def test_no_probe_to_an_address_that_is_not_on_this_host(tmp_path: Path) -> None:
+    """local_only: a vantage address that is not configured here (namespaces down) is never probed:
+    the checks of that endpoint say so in one line instead of sending traffic off the host."""
+    endpoints = yaml.safe_load((ROOT / "profiles/baseline.yaml").read_text())["target"]["endpoints"]
+    endpoints["gateway"] = {**endpoints["gateway"], "host": "203.0.113.99"}
+    profile = _child(tmp_path, {"endpoints": endpoints})
+    res = run_audit(tmp_path, str(profile), args=["-k", "test_tls and gateway"])
+    judged = [c for c in res.checks if c["outcome"] in ("failed", "error")]
+    assert judged and not [c for c in res.checks if c["outcome"] == "passed"]
+    assert all("203.0.113.99:443: the address is not configured on this host" in c["message"] for c in judged)
