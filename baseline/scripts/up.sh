@@ -117,6 +117,7 @@ for path in /api/smoke /chat/smoke /auth/smoke; do
         "https://203.0.113.1$path" || die "smoke test failed: https://203.0.113.1$path from pc-ext"
 done
 step "smoke test from pc-ext: gateway -> api/chat/auth over TLS 1.3 OK"
+smoke_at=$(date +%s)
 
 # A backup to audit: a fresh deployment takes one (a full: `auto` starts a chain when there is
 # none); later runs take one only when the last successful backup (with its manifest) is >= 24 h old.
@@ -131,4 +132,24 @@ else
 fi
 
 "$here/compose.sh" ps
+# An audit right after a deployment must find every metric family: wait until Prometheus has
+# scraped every target once since the smoke test (its requests are then counted), at most 90 s.
+prom_ip=$("$DOCKER" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' \
+    "$("$here/compose.sh" ps -q prometheus)" | awk '{print $1}')
+pki="$BASELINE/.pki"
+for _ in $(seq 1 45); do
+    if curl -fs --max-time 5 --cacert "$pki/ca/ca.crt" --cert "$pki/clients/plancheck-audit/tls.crt" \
+            --key "$pki/clients/plancheck-audit/tls.key" --resolve "prometheus:9090:$prom_ip" \
+            "https://prometheus:9090/api/v1/targets?state=active" \
+        | python3 -c 'import json, sys, datetime as d
+t = json.load(sys.stdin)["data"]["activeTargets"]
+since = int(sys.argv[1])
+ok = t and all(x["health"] == "up" and d.datetime.fromisoformat(x["lastScrape"][:19]).replace(
+    tzinfo=d.timezone.utc).timestamp() > since for x in t)
+sys.exit(0 if ok else 1)' "$smoke_at" 2>/dev/null; then
+        step "Prometheus has scraped every target since the smoke test"
+        break
+    fi
+    sleep 2
+done
 step "baseline is up (project ${COMPOSE_PROJECT_NAME:-plancheck-baseline})"
