@@ -311,7 +311,6 @@ def _static_compose(ctx: Context, key_file: str) -> tuple[Union[str, Unavailable
                 "in_backup_volume": key_file.startswith(root + "/") or bool(km and km.source == backup_vol)}
 
 
-
 # --- helpers the checks share ----------------------------------------------------------------------
 def manifest_time(bs: BackupSet, key: str) -> Optional[float]:
     """A manifest timestamp (ISO 8601 or epoch) as epoch seconds."""

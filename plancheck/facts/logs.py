@@ -152,7 +152,6 @@ def rotation_for(rotations: list[Rotation], class_dir: str) -> Optional[Rotation
     return found
 
 
-
 @register
 class LogsSource(FactSource):
     name = "logs"

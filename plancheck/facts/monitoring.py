@@ -129,7 +129,6 @@ def required_metrics(profile: Profile) -> list[tuple[str, str]]:
     return [(m.job, m.family) for group in profile.monitoring.metrics.values() for m in group]
 
 
-
 # --- the source ------------------------------------------------------------------------------------
 @register
 class MonitoringSource(FactSource):
