@@ -8,7 +8,7 @@ from __future__ import annotations
 from plancheck.controls import control
 from plancheck.evaluate import Check
 from plancheck.profile.models import Profile
-from plancheck.units import format_size
+from plancheck.units import format_size, parse_size
 
 ALLOC = "1.2 리소스 할당 (resource allocation)"
 CONTAINERS = "2.2 컨테이너 리소스 할당 (container allocation)"
@@ -102,12 +102,10 @@ def test_allocations_fit_storage(check: Check, profile: Profile) -> None:
          section="3.1 MariaDB 설정", rationale="A buffer pool at or above the container limit gets mysqld OOM-killed.",
          remediation="Keep innodb_buffer_pool_size well below the container's memory limit.")
 def test_buffer_pool_fits_container(check: Check, profile: Profile) -> None:
-    pool = profile.mariadb.variables.get("innodb_buffer_pool_size")
-    from plancheck.units import normalize_setting
-
-    check.that(normalize_setting(pool) < profile.containers[profile.mariadb.container].memory,  # type: ignore[operator]
-               expected=f"< {format_size(profile.containers[profile.mariadb.container].memory)}",
-               found=format_size(normalize_setting(pool)), what="innodb_buffer_pool_size")  # type: ignore[arg-type]
+    pool = parse_size(str(profile.mariadb.variables.get("innodb_buffer_pool_size", 0)))
+    limit = profile.containers[profile.mariadb.container].memory
+    check.that(pool < limit, expected=f"< {format_size(limit)}", found=format_size(pool),
+               what="innodb_buffer_pool_size")
 
 
 @control("PLAN-011", title="Redis maxmemory fits inside the Redis container's memory limit", severity="high",

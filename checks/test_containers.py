@@ -6,7 +6,7 @@ from plancheck.controls import control
 from plancheck.evaluate import Check
 from plancheck.facts.containers import ContainerFacts, ContainersFacts
 from plancheck.profile.models import Container, Profile
-from plancheck.units import format_size
+from plancheck.units import UnitError, format_size, parse_size
 
 ALLOC = "2.2 컨테이너 리소스 할당 (container allocation)"
 STRUCT = "2.1 Docker 컨테이너 구조 (zones)"
@@ -196,8 +196,6 @@ def test_seccomp(check: Check, ctr: ContainerFacts) -> None:
          remediation="Set logging options max-size and max-file within the profile's bounds.", tags=_cis("2.12|2.13"))
 def test_log_bounded(check: Check, ctr: ContainerFacts, profile: Profile) -> None:
     pol = profile.container_policy.log
-    from plancheck.units import UnitError, parse_size
-
     try:
         size = parse_size(ctr.log_opts.get("max-size", "")) if ctr.log_opts.get("max-size") else None
     except UnitError:

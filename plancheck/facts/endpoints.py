@@ -61,15 +61,12 @@ def secret(ctx: Context, ep: Endpoint) -> str | None:
     cred = ep.credential
     if cred is None:
         return None
-    if cred.password_env:
-        value = ctx.env.get(cred.password_env)
-        if value is None and cred.password_file:
-            pass
-        elif value is None:
-            raise FactError(f"environment variable {cred.password_env} (password for {cred.user}) is not set")
-        else:
-            return value
-    if cred.password_file:
+    value = ctx.env.get(cred.password_env) if cred.password_env else None
+    if value is not None:
+        return value
+    if cred.password_env and not cred.password_file:
+        raise FactError(f"environment variable {cred.password_env} (password for {cred.user}) is not set")
+    if cred.password_file:  # the file is the fallback when the variable is not set
         path = ctx.path(cred.password_file)
         try:
             return path.read_text().strip()

@@ -46,8 +46,7 @@ def _static_plugins(variables: dict[str, str]) -> dict[str, str]:
     for entry in (variables.get("plugin_load_add", "") + ";" + variables.get("plugin_load", "")).split(";"):
         if entry.strip():
             name = entry.split("=")[0].strip().removesuffix(".so")
-            out[{"file_key_management": "file_key_management", "server_audit": "server_audit"}.get(name, name)] = \
-                "configured"
+            out[name] = "configured"
     for key in variables:
         if key in ("file_key_management", "server_audit") and variables[key].upper() in ("ON", "FORCE_PLUS_PERMANENT", "FORCE"):
             out[key] = "configured"
