@@ -10,6 +10,8 @@ from typing import Callable, Literal, TypeVar
 
 import pytest
 
+from plancheck.sections import SectionError, resolve
+
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITY_ORDER: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -21,11 +23,13 @@ class Control:
     id: str
     title: str
     severity: Severity
-    section: str  # the plan section it enforces, e.g. "3.1 MariaDB 설정"
+    section: str  # the plan section it enforces, as the registry shows it: "3.1 MariaDB 설정"
     rationale: str
     remediation: str
     tags: tuple[str, ...] = field(default_factory=tuple)
     module: str = ""
+    section_id: str = ""  # plancheck.sections: "3.1", or "beyond" for controls beyond the plan
+    topic: str = ""       # the part of the section it enforces: "backup", "서비스 메시: mTLS"
 
 
 CATALOG: dict[str, Control] = {}
@@ -46,7 +50,12 @@ def control(
         raise ValueError(f"{id}: unknown severity {severity!r}")
 
     def wrap(fn: F) -> F:
-        ctl = Control(id, title, severity, section, rationale, remediation, tuple(tags), fn.__module__)
+        try:
+            sec, topic = resolve(section)
+        except SectionError as e:
+            raise SectionError(f"control {id} ({fn.__module__}): {e}") from None
+        ctl = Control(id, title, severity, sec.display, rationale, remediation, tuple(tags), fn.__module__,
+                      section_id=sec.id, topic=topic)
         known = CATALOG.get(id)
         if known is not None and known.module != ctl.module:
             raise ValueError(f"control id {id} is used twice ({known.module} and {ctl.module})")

@@ -42,6 +42,12 @@ def render_junit(doc: dict[str, Any]) -> str:
         if r["outcome"] == "failed":
             el = ET.SubElement(case, "failure", {"message": r["message"], "type": r["severity"] or "failure"})
             el.text = f"expected: {r['expected']}\nfound: {r['found']}\nremediation: {r['remediation']}"
+            w = r.get("waiver") or {}
+            if w.get("expired"):  # a waiver matched but no longer waives: say so where CI viewers look
+                ET.SubElement(cprops, "property", {"name": "waiver_expired", "value": str(w.get("expires", "?"))})
+                ET.SubElement(case, "system-out").text = (
+                    f"waiver expired on {w.get('expires', '?')} (approved by {w.get('approver', '?')}): "
+                    f"no longer waives: {w.get('justification', '')}")
         elif r["outcome"] == "error":
             ET.SubElement(case, "error", {"message": r["message"]})
         elif r["outcome"] == "skipped":

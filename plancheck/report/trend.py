@@ -1,0 +1,65 @@
+"""Earlier runs of the same profile, for the report's trend: the run directories beside this one.
+
+A run directory is `<profile>-<UTC timestamp>` with a results.json (plancheck.plugin names them);
+the timestamp sorts as text. Only runs of the same profile and mode count (a static run and a live
+run of one profile observe different things). A directory that cannot be read is left out.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+TREND_RUNS = 30  # the chart shows at most this many runs, this one included
+
+_RUN = re.compile(r"^(?P<profile>.+)-(?P<ts>\d{8}T\d{6,12}Z)$")
+
+
+def earlier_runs(base: Path, profile: str, mode: str, current: str, limit: int = TREND_RUNS - 1) -> list[dict[str, Any]]:
+    """The last `limit` runs before `current`, oldest first: {name, started, summary, outcomes}.
+
+    `outcomes` ({nodeid: outcome}) is kept for the newest of them only: the changes are counted
+    against the previous run.
+    """
+    if not base.is_dir():
+        return []
+    from plancheck.report import safe_dir_name  # the run directory's spelling of the profile's name
+
+    prefix = safe_dir_name(profile)
+    names = []
+    for d in base.iterdir():
+        m = _RUN.match(d.name)
+        if m and m.group("profile") == prefix and d.name != current and d.name < current and not d.is_symlink():
+            names.append(d.name)
+    runs: list[dict[str, Any]] = []
+    for name in sorted(names, reverse=True):  # newest first, until `limit` readable ones
+        if len(runs) >= limit:
+            break
+        try:
+            doc = json.loads((base / name / "results.json").read_text(encoding="utf-8"))
+            run = doc["run"]
+            if run.get("profile") != profile or run.get("mode") != mode:
+                continue
+            entry = {"name": name, "started": run.get("started", ""), "summary": doc["summary"]}
+            if not runs:
+                entry["outcomes"] = {c["nodeid"]: c["outcome"] for c in doc["checks"]}
+                entry["controls"] = {c["nodeid"]: c.get("control", "") for c in doc["checks"]}
+            runs.append(entry)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return list(reversed(runs))
+
+
+def changes(previous: dict[str, Any], doc: dict[str, Any]) -> list[dict[str, str]]:
+    """Checks whose outcome differs from the previous run's (new and vanished checks included)."""
+    before: dict[str, str] = previous.get("outcomes", {})
+    controls: dict[str, str] = dict(previous.get("controls", {}))
+    now = {c["nodeid"]: c["outcome"] for c in doc["checks"]}
+    controls.update({c["nodeid"]: c.get("control", "") for c in doc["checks"]})
+    out = []
+    for nodeid in sorted(set(before) | set(now)):
+        if before.get(nodeid) != now.get(nodeid):
+            out.append({"nodeid": nodeid, "control": controls.get(nodeid, ""),
+                        "before": before.get(nodeid, ""), "now": now.get(nodeid, "")})
+    return out
