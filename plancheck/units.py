@@ -21,6 +21,17 @@ _RATE_MBPS = {"kbps": 1e-3, "mbps": 1, "gbps": 1000, "tbps": 1_000_000}
 
 _NUM_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
+# Upper bounds: a value past these is a typo or an attack (a 400-digit size), never a setting.
+MAX_SIZE = 2**63 - 1  # bytes: the 64-bit limit MariaDB, Redis and Docker share
+MAX_DAYS = 10_000_000
+MAX_MBPS = 10**9
+
+
+def _show(value: object) -> str:
+    """The value as the message shows it: repr, at most 40 characters (never a whole blob)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
 
 class UnitError(ValueError):
     """A value that does not parse; the message names the value and the accepted units."""
@@ -29,17 +40,22 @@ class UnitError(ValueError):
 def parse_size(value: int | str) -> int:
     """'48GB' -> 51539607552. Integers are bytes already. Binary multiples (GB == GiB)."""
     if isinstance(value, bool):
-        raise UnitError(f"invalid size {value!r}: expected a number with a unit such as 48GB")
+        raise UnitError(f"invalid size {_show(value)}: expected a number with a unit such as 48GB")
     if isinstance(value, int):
         if value < 0:
-            raise UnitError(f"invalid size {value!r}: must not be negative")
+            raise UnitError(f"invalid size {_show(value)}: must not be negative")
+        if value > MAX_SIZE:
+            raise UnitError(f"invalid size {_show(value)}: larger than {MAX_SIZE} bytes")
         return value
     if not isinstance(value, str):
-        raise UnitError(f"invalid size {value!r}: expected a number with a unit such as 48GB")
+        raise UnitError(f"invalid size {_show(value)}: expected a number with a unit such as 48GB")
     m = _NUM_UNIT.match(value)
     if not m or m.group(2).upper() not in _SIZE_UNITS:
-        raise UnitError(f"invalid size {value!r}: expected a number with a unit in B, KB, MB, GB, TB, PB")
-    return int(round(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()]))
+        raise UnitError(f"invalid size {_show(value)}: expected a number with a unit in B, KB, MB, GB, TB, PB")
+    n = float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()]
+    if not n <= MAX_SIZE:  # also inf: float() of a 400-digit number
+        raise UnitError(f"invalid size {_show(value)}: larger than {MAX_SIZE} bytes")
+    return int(round(n))
 
 
 def format_size(n: int) -> str:
@@ -56,18 +72,22 @@ def format_size(n: int) -> str:
 def parse_duration(value: int | float | str) -> float:
     """'7d' -> 7, '1y' -> 365, '26h' -> 1.0833...: days. A bare number is days."""
     if isinstance(value, bool):
-        raise UnitError(f"invalid duration {value!r}: expected e.g. 7d, 26h, 1y")
+        raise UnitError(f"invalid duration {_show(value)}: expected e.g. 7d, 26h, 1y")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise UnitError(f"invalid duration {value!r}: must not be negative")
+        if value != value or value < 0:  # NaN, negative
+            raise UnitError(f"invalid duration {_show(value)}: must be a number of days, not negative")
+        if value > MAX_DAYS:
+            raise UnitError(f"invalid duration {_show(value)}: longer than {MAX_DAYS} days")
         return value
     if not isinstance(value, str):
-        raise UnitError(f"invalid duration {value!r}: expected e.g. 7d, 26h, 1y")
+        raise UnitError(f"invalid duration {_show(value)}: expected e.g. 7d, 26h, 1y")
     m = _NUM_UNIT.match(value)
     unit = m.group(2).lower() if m else None
     if not m or unit not in _DURATION_DAYS and unit != "":
-        raise UnitError(f"invalid duration {value!r}: expected a number with a unit in s, m, h, d, w, y")
+        raise UnitError(f"invalid duration {_show(value)}: expected a number with a unit in s, m, h, d, w, y")
     days = float(m.group(1)) * _DURATION_DAYS.get(unit or "d", 1)
+    if not days <= MAX_DAYS:
+        raise UnitError(f"invalid duration {_show(value)}: longer than {MAX_DAYS} days")
     return int(days) if days == int(days) else days
 
 
@@ -82,13 +102,18 @@ def format_duration(days: float) -> str:
 def parse_rate_mbps(value: int | str) -> int:
     """'10Gbps' -> 10000 (Mbit/s, as ethtool and /sys/class/net/*/speed report)."""
     if isinstance(value, bool):
-        raise UnitError(f"invalid link rate {value!r}: expected e.g. 10Gbps")
+        raise UnitError(f"invalid link rate {_show(value)}: expected e.g. 10Gbps")
     if isinstance(value, int):
+        if not 0 <= value <= MAX_MBPS:
+            raise UnitError(f"invalid link rate {_show(value)}: expected 0 to {MAX_MBPS} Mbit/s")
         return value
     m = _NUM_UNIT.match(str(value))
     if not m or m.group(2).lower() not in _RATE_MBPS:
-        raise UnitError(f"invalid link rate {value!r}: expected a number with a unit in Kbps, Mbps, Gbps, Tbps")
-    return int(round(float(m.group(1)) * _RATE_MBPS[m.group(2).lower()]))
+        raise UnitError(f"invalid link rate {_show(value)}: expected a number with a unit in Kbps, Mbps, Gbps, Tbps")
+    n = float(m.group(1)) * _RATE_MBPS[m.group(2).lower()]
+    if not n <= MAX_MBPS:
+        raise UnitError(f"invalid link rate {_show(value)}: faster than {MAX_MBPS} Mbit/s")
+    return int(round(n))
 
 
 def looks_like_quantity(value: object) -> bool:
@@ -115,7 +140,10 @@ def normalize_setting(value: object) -> object:
     if text.startswith("/"):
         return text.rstrip("/") or "/"  # paths: MariaDB reports directories with a trailing slash
     if re.fullmatch(r"-?\d+", text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts (4300): garbage, kept as text
+            return low
     if looks_like_quantity(text):
         try:
             return parse_size(text)

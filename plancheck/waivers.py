@@ -3,16 +3,21 @@
 A waiver names a control id or a test id pattern (fnmatch), with justification, approver and an
 expiry date (UTC, inclusive: a waiver expiring 2026-12-31 still waives on that day). An expired
 waiver no longer waives, and the report says it expired.
+
+A waiver must name a control of the catalog (or `*`), and one that would match every check (no
+control or `*`, and no test pattern or one made only of wildcards) is refused unless it says
+`scope: all`: waiving the whole audit has to be deliberate.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from plancheck.profile.loader import ProfileError, clean, parse_yaml, read_bounded
 
 
 class Waiver(BaseModel):
@@ -22,6 +27,7 @@ class Waiver(BaseModel):
     justification: str
     approver: str
     expires: dt.date
+    scope: Optional[Literal["all"]] = None  # required for a waiver that matches every check
 
     @model_validator(mode="after")
     def _one_target(self) -> "Waiver":
@@ -29,10 +35,21 @@ class Waiver(BaseModel):
             raise ValueError("a waiver needs 'control' or 'test'")
         if len(self.justification.strip()) < 10:
             raise ValueError("justification must say why (at least 10 characters)")
+        if not self.approver.strip():
+            raise ValueError("approver must name who accepted the exception")
+        if self.matches_everything and self.scope != "all":
+            raise ValueError("this waiver matches every check (control and test are wildcards): "
+                             "say 'scope: all' if that is meant")
         return self
 
+    @property
+    def matches_everything(self) -> bool:
+        any_control = self.control in (None, "*")
+        any_test = self.test is None or (set(self.test) <= {"*", "?"} and "*" in self.test)
+        return any_control and any_test
+
     def matches(self, control: str, nodeid: str) -> bool:
-        if self.control and self.control != control:
+        if self.control and self.control not in ("*", control):
             return False
         if self.test:
             return bool(_glob(self.test).fullmatch(nodeid) or _glob("*" + self.test).fullmatch(nodeid))
@@ -60,19 +77,34 @@ class WaiverError(Exception):
 
 
 def load_waivers(path: Path) -> list[Waiver]:
+    # the profile loader's bounded, alias-bomb-proof YAML reading; problems without the file's content
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WaiverError([f"{path}: waiver file not found"]) from None
-    except yaml.YAMLError as e:
-        raise WaiverError([f"{path}: not valid YAML: {e}".splitlines()[0]]) from None
+        data = parse_yaml(read_bounded(path, "waiver file"), path)
+    except ProfileError as e:
+        raise WaiverError(e.lines) from None
+    if not isinstance(data, dict):
+        raise WaiverError([f"{path}: not a YAML mapping (a waiver file is a mapping with 'waivers:', "
+                           f"found {type(data).__name__})"])
     try:
         return WaiverFile.model_validate(data).waivers
     except ValidationError as e:
-        raise WaiverError([
-            f"{path}: {'.'.join(str(x) for x in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-            for err in e.errors()
-        ]) from None
+        lines = [f"{path}: {'.'.join(clean(x, 60) for x in err['loc']) or '(top)'}: "
+                 f"{clean(err['msg'].removeprefix('Value error, '))}" for err in e.errors()]
+        raise WaiverError(list(dict.fromkeys(lines))[:20]) from None
+
+
+def check_controls(waivers: list[Waiver], known: Iterable[str], path: Path | str) -> None:
+    """Every waiver names a control of the catalog (or `*`): a typo would silently waive nothing."""
+    ids = set(known)
+    lines = [f"{path}: waivers.{i}.control: unknown control id {clean(repr(w.control), 60)} (not in the catalog)"
+             for i, w in enumerate(waivers) if w.control not in (None, "*") and w.control not in ids]
+    if lines:
+        raise WaiverError(lines)
+
+
+def expired_waivers(waivers: list[Waiver], today: Optional[dt.date] = None) -> list[Waiver]:
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    return [w for w in waivers if w.expired(today)]
 
 
 def find_waiver(waivers: list[Waiver], control: str, nodeid: str) -> Optional[Waiver]:

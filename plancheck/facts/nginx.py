@@ -28,6 +28,8 @@ class SiteFacts(BaseModel):
     proxy_ssl_verify: str
     proxy_ssl_protocols: list[str]
     proxied_upstreams: list[str]
+    # directives nginx does not know, one line each ("gateway.conf:12: unknown directive 'ssl_protocol'")
+    unknown_directives: list[str] = []
 
 
 class NginxFacts(Facts):
@@ -53,6 +55,28 @@ def _walk(block: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
         if d["directive"] == name:
             out.append(d)
         out += _walk(d.get("block") or [], name)
+    return out
+
+
+# Blocks whose entries are values, not directives (`map $x $y { default 0; ... }`).
+_VALUE_BLOCKS = {"map", "types", "geo", "split_clients", "charset_map", "match"}
+
+
+def unknown_directives(block: list[dict[str, Any]], origin: str) -> list[str]:
+    """Directives of a crossplane parse that nginx does not know (crossplane's list, nginx up to
+    about 1.19, plus the newer ones in plancheck.facts.known_directives)."""
+    from crossplane.analyzer import DIRECTIVES
+
+    from plancheck.facts.known_directives import NGINX_EXTRA_DIRECTIVES
+
+    out = []
+    for d in block:
+        name = d["directive"]
+        if name not in DIRECTIVES and name not in NGINX_EXTRA_DIRECTIVES:
+            shown = "".join(c if c.isprintable() else "?" for c in name)
+            out.append(f"{origin}:{d.get('line', '?')}: unknown directive {(shown[:57] + '...') if len(shown) > 60 else shown!r}")
+        if name not in _VALUE_BLOCKS:
+            out += unknown_directives(d.get("block") or [], origin)
     return out
 
 
@@ -94,6 +118,7 @@ def parse_site(text: str, origin: str) -> SiteFacts:
         proxy_ssl_verify=(_last([http], "proxy_ssl_verify", ["off"]) or ["off"])[0],
         proxy_ssl_protocols=_last([http], "proxy_ssl_protocols", ["TLSv1.2", "TLSv1.3"]),
         proxied_upstreams=proxies,
+        unknown_directives=unknown_directives(top, origin),
     )
 
 

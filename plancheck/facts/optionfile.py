@@ -3,13 +3,18 @@ MariaDB option files (groups, `!include`, `skip-`/`loose-` prefixes, last value 
 redis.conf (directives, repeated `save`, `rename-command`, `user` ACL lines).
 
 Small on purpose and tested heavily (tests/unit/test_parsers.py, hypothesis round trips); every
-malformed line raises ConfigSyntaxError naming the file and line, never a crash.
+malformed line raises ConfigSyntaxError naming the file and line, never a crash. A well-formed line
+with a name the server does not know (a typo) is not a syntax error: given an `unknown` list, the
+parsers append one line per such name to it ("my.cnf:12: unknown option 'innodb_bufer_pool_size'"),
+checked against the lists in plancheck.facts.known_directives.
 """
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
+
+from plancheck.facts.known_directives import MARIADB_OPTIONS, REDIS_DIRECTIVES
 
 MYSQLD_GROUPS = ("mysqld", "server", "mariadb", "mariadbd", "mysqld-10.6", "mariadb-10.6",
                  "mysqld-10.11", "mariadb-10.11")
@@ -30,9 +35,24 @@ def _norm_key(key: str) -> str:
     return key.removeprefix("loose_")
 
 
+def _shown(name: str) -> str:
+    text = "".join(c if c.isprintable() else "?" for c in name.strip())
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def known_mariadb_option(key: str) -> bool:
+    """A server option name (normalized: `_`, no `loose_`), also behind skip-/disable-/enable-/maximum-."""
+    if key in MARIADB_OPTIONS:
+        return True
+    prefix, _, rest = key.partition("_")
+    return prefix in ("skip", "disable", "enable", "maximum") and rest in MARIADB_OPTIONS
+
+
 def parse_mariadb_options(text: str, origin: str = "<text>", base_dir: Path | None = None,
-                          groups: Iterable[str] = MYSQLD_GROUPS, _depth: int = 0) -> dict[str, str]:
-    """Server options from an option file, as mysqld would apply them (later lines win)."""
+                          groups: Iterable[str] = MYSQLD_GROUPS, _depth: int = 0,
+                          unknown: Optional[list[str]] = None) -> dict[str, str]:
+    """Server options from an option file, as mysqld would apply them (later lines win). Options of
+    the server groups whose name mariadbd does not know go to `unknown` (when given), one line each."""
     wanted = {g.lower() for g in groups}
     out: dict[str, str] = {}
     group = None
@@ -50,7 +70,8 @@ def parse_mariadb_options(text: str, origin: str = "<text>", base_dir: Path | No
                 files = sorted(target.glob("*.cnf")) if directive == "!includedir" else [target]
                 for f in files:
                     if f.is_file():
-                        out.update(parse_mariadb_options(f.read_text(), str(f), f.parent, groups, _depth + 1))
+                        out.update(parse_mariadb_options(f.read_text(), str(f), f.parent, groups, _depth + 1,
+                                                         unknown))
             continue
         if line.startswith("["):
             if not line.endswith("]") or len(line) < 3:
@@ -62,9 +83,11 @@ def parse_mariadb_options(text: str, origin: str = "<text>", base_dir: Path | No
         if group not in wanted:
             continue
         key, sep, value = line.partition("=")
-        key = _norm_key(key)
+        written, key = key, _norm_key(key)
         if not key or not all(c.isalnum() or c in "_." for c in key):
             raise ConfigSyntaxError(f"{origin}:{n}: malformed option {line!r}")
+        if unknown is not None and not known_mariadb_option(key):
+            unknown.append(f"{origin}:{n}: unknown option {_shown(written)}")
         value = value.split(" #")[0].strip().strip('"').strip("'") if sep else "ON"
         if key.startswith("skip_") and key not in _SKIP_NAMES:
             key, value = key.removeprefix("skip_"), "OFF"
@@ -79,9 +102,11 @@ def parse_mariadb_options(text: str, origin: str = "<text>", base_dir: Path | No
     return out
 
 
-def parse_redis_conf(text: str, origin: str = "<text>") -> tuple[dict[str, str], list[str], dict[str, str]]:
+def parse_redis_conf(text: str, origin: str = "<text>", unknown: Optional[list[str]] = None,
+                     ) -> tuple[dict[str, str], list[str], dict[str, str]]:
     """(directives, ACL `user` lines, renamed commands) of a redis.conf, as CONFIG GET reports them:
-    repeated `save` lines joined, `save ""` clearing."""
+    repeated `save` lines joined, `save ""` clearing. Directives redis-server does not know go to
+    `unknown` (when given), one line each."""
     conf: dict[str, str] = {}
     users: list[str] = []
     renamed: dict[str, str] = {}
@@ -97,6 +122,8 @@ def parse_redis_conf(text: str, origin: str = "<text>") -> tuple[dict[str, str],
         key, args = parts[0].lower(), parts[1:]
         if not key.replace("-", "").isalnum():
             raise ConfigSyntaxError(f"{origin}:{n}: malformed directive {line!r}")
+        if unknown is not None and key not in REDIS_DIRECTIVES:
+            unknown.append(f"{origin}:{n}: unknown directive {_shown(parts[0])}")
         if key == "save":
             joined = " ".join(args)
             saves = [] if joined in ("", '""') else (saves or []) + [joined]
