@@ -13,7 +13,7 @@ from croniter import croniter
 from plancheck.controls import control
 from plancheck.evaluate import Check
 from plancheck.facts.backup import BackupFacts, BackupSet, finished_at
-from plancheck.facts.base import Unavailable
+from plancheck.facts.base import FactError
 from plancheck.profile.models import Profile
 from plancheck.units import format_duration
 
@@ -141,18 +141,19 @@ def test_window(check: Check, backup_facts: BackupFacts, profile: Profile) -> No
     too_old = [f"{c} (newest member {(now - t) / DAY:.1f}d old)" for c, t in sorted(chains.items())
                if now - t > (b.retention + 1) * DAY]
     check.none_of(too_old, what=f"chains older than the retention ({format_duration(b.retention)})")
-    since = backup_facts.platform_since
-    if isinstance(since, Unavailable) or now - since < b.retention * DAY:
-        age = "unknown" if isinstance(since, Unavailable) else f"{(now - since) / DAY:.1f}d"
-        check.that(True, what="daily coverage", expected=f"every day of {format_duration(b.retention)}",
-                   found=f"not required yet: platform age {age}")
-        return
+    # the window is clipped to the platform's age (the backup volume's creation): a platform 3 days old
+    # owes 2 full days of backups, not 30; an unreadable age is an error, never "not required yet"
+    since = check.fact(backup_facts.platform_since)
     tz = ZoneInfo(b.timezone)
-    have = {dt.datetime.fromtimestamp(finished_at(bs), tz).date() for bs in sets}
     today = dt.datetime.fromtimestamp(now, tz).date()
-    missing = [str(today - dt.timedelta(days=i)) for i in range(1, int(b.retention))
-               if today - dt.timedelta(days=i) not in have]
-    check.none_of(missing, what="days of the retention window without a backup")
+    first_full_day = dt.datetime.fromtimestamp(since, tz).date() + dt.timedelta(days=1)
+    owed = [today - dt.timedelta(days=i) for i in range(1, int(b.retention))
+            if today - dt.timedelta(days=i) >= first_full_day]
+    have = {dt.datetime.fromtimestamp(finished_at(bs), tz).date() for bs in sets}
+    check.none_of([str(d) for d in owed if d not in have],
+                  what=f"days without a backup since {first_full_day} (the last {format_duration(b.retention)}, "
+                       f"clipped to the platform's age: {(now - since) / DAY:.1f}d)",
+                  expected_text=f"a backup on each of the {len(owed)} full days")
 
 
 @control("BK-007", title="Backups are encrypted at rest (AES-256)", severity="critical", section=BK,
@@ -165,8 +166,8 @@ def test_encrypted(check: Check, backup_facts: BackupFacts, profile: Profile) ->
     cipher = backup_facts.settings.get("CIPHER", "unset")
     check.that(want in cipher.lower().replace("-", ""), expected=f"an {profile.backup.encryption} cipher",
                found=cipher, what=f"CIPHER ({backup_facts.settings_source})")
-    if isinstance(backup_facts.backups, Unavailable):
-        return
+    if not check.observed(backup_facts.backups):
+        return  # static mode: the job's cipher is the desired state's whole evidence
     plain = []
     for bs in _backups(check, backup_facts):
         for f in bs.files:
@@ -195,9 +196,10 @@ def test_key_elsewhere(check: Check, backup_facts: BackupFacts, profile: Profile
                found=(f"{km.get('source')} -> {km.get('target')} ({'ro' if km.get('read_only') else 'rw'}"
                       f"{', in the backup volume' if km.get('in_backup_volume') else ''})") if km.get("target")
                else f"{key}: no mount of its own" + (" (inside the backup volume)" if km.get("in_backup_volume") else ""))
-    if isinstance(backup_facts.stray_files, Unavailable):
-        return
-    check.none_of(backup_facts.stray_files, what=f"key-like files in {root}")
+    if not check.observed(backup_facts.stray_files):
+        return  # static mode: the mount is the desired state's whole evidence
+    files = sum(len(bs.files) for bs in check.fact(backup_facts.backups))
+    check.none_of(backup_facts.stray_files, what=f"key-like files in {root}", among=files, noun="files")
 
 
 @control("BK-009", title="Every backup has a complete manifest", severity="high", section=BK,
@@ -216,3 +218,32 @@ def test_manifest(check: Check, backup_facts: BackupFacts) -> None:
         if missing:
             bad.append(f"{bs.chain}/{bs.name}: missing {', '.join(missing)}")
     check.none_of(bad, what="incomplete manifests")
+
+
+@control("BK-011", title="Every stored backup payload matches the digest its job recorded", severity="critical",
+         section=BK, rationale="A payload damaged after it was written (disk, copy, tampering) is only found at "
+         "restore time otherwise: every audit reads each payload and compares its SHA-256 and size with the "
+         "manifest, without waiting for the opt-in restore drill.",
+         remediation="Take a new full backup (plancheck-backup full), keep the damaged one for analysis, and "
+         "check the backup volume's storage.")
+def test_payload_digest(check: Check, backup_facts: BackupFacts) -> None:
+    bad, read, payloads = [], 0, 0
+    for bs in _backups(check, backup_facts):
+        want = (bs.manifest or {}).get("payload") or {}
+        name = want.get("file")
+        f = next((f for f in bs.files if f.name == name), None) if name else None
+        where = f"{bs.chain}/{bs.name}"
+        if not name or not want.get("sha256"):
+            bad.append(f"{where}: the manifest records no payload digest")
+        elif f is None:
+            bad.append(f"{where}/{name}: missing")
+        elif not f.sha256:
+            raise FactError(f"{where}/{name}: the payload was not read, its digest cannot be compared")
+        else:
+            payloads += 1
+            read += f.bytes
+            if f.sha256 != want["sha256"] or f.bytes != want.get("bytes", f.bytes):
+                bad.append(f"{where}/{name}: sha256 {f.sha256[:12]}.. ({f.bytes} bytes), manifest "
+                           f"{str(want['sha256'])[:12]}.. ({want.get('bytes')} bytes)")
+    check.none_of(bad, what=f"payloads differing from their manifest ({payloads} payloads, {read} bytes read)",
+                  among=len(_backups(check, backup_facts)), noun="backups")

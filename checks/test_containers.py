@@ -58,8 +58,9 @@ def test_memory_limit(check: Check, ctr: ContainerFacts, planned: Container) -> 
          rationale="Without a CPU limit one container can starve the others.",
          remediation="Set `cpus:` on the service.", tags=_cis("5.11|5.12"))
 def test_cpu_limit(check: Check, ctr: ContainerFacts, profile: Profile) -> None:
-    if profile.container_policy.require_cpu_limit:
-        check.is_true(bool(ctr.cpus), what="cpus", expected_text="a limit", found_text=str(ctr.cpus or "none"))
+    if not profile.container_policy.require_cpu_limit:
+        check.not_applicable("the profile does not require CPU limits (container_policy.require_cpu_limit)")
+    check.that(bool(ctr.cpus), what="cpus", expected="a limit", found=ctr.cpus or "none")
 
 
 @control("CT-006", title="PIDs limit is set and bounded", severity="medium", section=HARD,
@@ -100,25 +101,28 @@ def test_capabilities(check: Check, ctr: ContainerFacts, planned: Container, pro
          rationale="Blocks privilege escalation through setuid binaries.",
          remediation="Add `security_opt: [no-new-privileges:true]`.", tags=_cis("5.25|5.26"))
 def test_no_new_privileges(check: Check, ctr: ContainerFacts, profile: Profile) -> None:
-    if profile.container_policy.no_new_privileges:
-        check.equal(ctr.no_new_privileges, True, what="no-new-privileges")
+    if not profile.container_policy.no_new_privileges:
+        check.not_applicable("the profile does not require no-new-privileges (container_policy.no_new_privileges)")
+    check.equal(ctr.no_new_privileges, True, what="no-new-privileges")
 
 
 @control("CT-011", title="Root filesystem is read-only where the profile says", severity="medium", section=HARD,
          rationale="An immutable root stops tampering with binaries and configuration.",
          remediation="Set `read_only: true` and give writable paths a tmpfs or volume.", tags=_cis("5.12|5.13"))
 def test_read_only_root(check: Check, ctr: ContainerFacts, planned: Container) -> None:
-    if planned.read_only:
-        check.equal(ctr.read_only, True, what="read_only")
+    if not planned.read_only:
+        check.not_applicable(f"{ctr.name}: the profile does not plan a read-only root for it")
+    check.equal(ctr.read_only, True, what="read_only")
 
 
 @control("CT-012", title="Runs as a non-root user where the image allows", severity="high", section=HARD,
          rationale="A process escaping a root container is root on the host.",
          remediation="Set `user:` to the service's own account.", tags=_cis("4.1|4.1"))
 def test_non_root(check: Check, ctr: ContainerFacts, planned: Container) -> None:
-    if planned.non_root:
-        root = ctr.user in ("", "root", "0") or ctr.user.startswith(("0:", "root:"))
-        check.that(not root, expected="a non-root user", found=ctr.user or "root (default)", what="user")
+    if not planned.non_root:
+        check.not_applicable(f"{ctr.name}: the profile lets it run as root (its image needs it)")
+    root = ctr.user in ("", "root", "0") or ctr.user.startswith(("0:", "root:"))
+    check.that(not root, expected="a non-root user", found=ctr.user or "root (default)", what="user")
 
 
 @control("CT-013", title="Not on the host network", severity="critical", section=NET,
@@ -236,7 +240,24 @@ def test_healthcheck_defined(check: Check, ctr: ContainerFacts) -> None:
          rationale="An unplanned container is unaudited attack surface and unbudgeted memory.",
          remediation="Remove the service, or add it to the profile with its zone and limits.")
 def test_no_unplanned_containers(check: Check, containers: ContainersFacts, profile: Profile) -> None:
-    check.none_of(sorted(set(containers.containers) - set(profile.containers)), what="unplanned containers")
+    extra = sorted(set(containers.containers) - set(profile.containers))
+    foreign = check.fact(containers.foreign) if check.observed(containers.foreign) else []
+    check.none_of(extra + [f"{f}: not of compose project {containers.project}" for f in foreign],
+                  what=f"unplanned containers ({containers.source})",
+                  among=len(containers.containers) + len(foreign), noun="containers")
+
+
+@control("CT-028", title="Zone network has only the planned containers attached", severity="high", section=STRUCT,
+         rationale="A zone is its network: any container attached to it (started by hand, another project's, "
+         "whatever its labels) can reach every service of the zone.",
+         remediation="Disconnect the container (docker network disconnect NET CONTAINER) and remove it, or plan it "
+         "in the profile with its zone.")
+def test_zone_network_members(check: Check, containers: ContainersFacts, zone_network: str, profile: Profile) -> None:
+    net = containers.networks.get(zone_network)
+    if net is None:
+        check.fail(f"network {zone_network} does not exist in {containers.source}")
+    planned = sorted(c for c in profile.containers if zone_network in profile.container_networks(c))
+    check.subset(net.members, planned, what=f"containers attached to {zone_network}")  # type: ignore[union-attr]
 
 
 @control("NET-001", title="Inner zone networks have no route outside", severity="critical", section=NET,

@@ -22,6 +22,7 @@ import pytest
 from checks.test_hardware import approx_size
 from plancheck.controls import control
 from plancheck.evaluate import Check
+from plancheck.facts.base import FactError
 from plancheck.facts.containers import ContainerFacts
 from plancheck.facts.gpu import GpuDevice, GpuFacts, GpuProcess, exposed_gpus, requested_gpus
 from plancheck.profile.models import Profile
@@ -58,14 +59,14 @@ def device(gpu: GpuFacts, index: int) -> GpuDevice:
 
 def owners(gpu: GpuFacts, profile: Profile) -> list[tuple[GpuProcess, str]]:
     """Each compute process with who it belongs to: the compose service of this project, another
-    container, or the host. Skips when a process cannot be attributed (its /proc entry is unreadable,
-    or Docker cannot say which service a container is)."""
+    container, or the host. A process that cannot be attributed (its /proc entry is unreadable, or
+    Docker cannot say which service a container is) is an error: pinning cannot be judged."""
     project = profile.target.compose.project_name
     out = []
     for p in gpu.processes:
         if p.container_id and not (p.compose_service or p.container_name) or not p.container_id and p.note:
             why = p.note or getattr(gpu.container_lookup, "reason", "containers were not looked up")
-            pytest.skip(f"cannot tell whose process pid {p.pid} on GPU {p.gpu} is: {why}")
+            raise FactError(f"cannot tell whose process pid {p.pid} on GPU {p.gpu} is: {why}")
         if p.compose_service and p.compose_project == project:
             who = p.compose_service
         elif p.container_id:
@@ -208,8 +209,9 @@ def test_gpu_container_runtime(check: Check, gpu_facts: GpuFacts, profile: Profi
     if not any(c.gpus for c in profile.containers.values()):
         pytest.skip("no container of the profile plans a GPU")
     expected = "the NVIDIA container toolkit on the host or a docker runtime 'nvidia'"
-    if gpu.container_toolkit:
-        check.that(True, expected=expected, found=f"toolkit {gpu.container_toolkit}", what="NVIDIA container runtime")
+    if gpu.container_toolkit:  # observed on the host: the toolkit's hook or nvidia-ctk
+        check.that(bool(gpu.container_toolkit), expected=expected, found=f"toolkit {gpu.container_toolkit}",
+                   what="NVIDIA container runtime")
         return
     runtimes = check.fact(gpu.docker_runtimes)  # skips where Docker is not observed (no engine, no SDK)
     check.that("nvidia" in runtimes, expected=expected, what="NVIDIA container runtime",

@@ -54,10 +54,13 @@ def match_disks(planned: list[Disk], found: list[BlockDevice], tolerance: float)
          remediation="Deploy on a server with the planned CPU, or change the plan (hardware.cpu) with its owner.")
 def test_cpu_model(check: Check, host_facts: HostFacts, profile: Profile) -> None:
     cpu = profile.hardware.cpu
-    ok = host_facts.cpu_vendor.lower() == cpu.vendor.lower() and \
-        re.search(rf"\b{re.escape(cpu.family)}\b", host_facts.cpu_model, re.I) is not None
-    check.that(ok, expected=f"{cpu.vendor} {cpu.family}", found=f"{host_facts.cpu_vendor}: {host_facts.cpu_model}",
-               what="CPU")
+    if not cpu.vendor and not cpu.family:
+        check.not_applicable("the profile plans no CPU vendor or family (hardware.cpu): any CPU with "
+                             f"{cpu.min_cores}+ logical CPUs will do (HW-002)")
+    ok = (not cpu.vendor or host_facts.cpu_vendor.lower() == cpu.vendor.lower()) and \
+        (not cpu.family or re.search(rf"\b{re.escape(cpu.family)}\b", host_facts.cpu_model, re.I) is not None)
+    check.that(ok, expected=" ".join(x for x in (cpu.vendor, cpu.family) if x),
+               found=f"{host_facts.cpu_vendor}: {host_facts.cpu_model}", what="CPU")
 
 
 @control("HW-002", title="CPU count at least the planned minimum", severity="medium", section=HW,

@@ -7,7 +7,6 @@ import fnmatch
 
 from plancheck.controls import control
 from plancheck.evaluate import Check
-from plancheck.facts.base import Unavailable
 from plancheck.facts.elasticsearch import ElasticsearchFacts
 from plancheck.facts.logs import LogsFacts, rotation_for, template_matches
 from plancheck.profile.models import Profile
@@ -41,8 +40,8 @@ def test_source_collected(check: Check, logs_facts: LogsFacts, log_source: str, 
     unrouted = [p for p in patterns if not any(template_matches(t, f"{cdir}/{p}") for t in logs_facts.outputs)]
     check.none_of(unrouted, what=f"{log_source} files the collector never writes under {cdir} "
                   f"({logs_facts.router_source})", expected_text="every evidence file routed")
-    if isinstance(logs_facts.files, Unavailable):
-        return
+    if not check.observed(logs_facts.files):
+        return  # static mode: the collector's routing is the desired state's whole evidence
     have = logs_facts.files.get(cls, [])
     absent = [p for p in patterns if not any(fnmatch.fnmatch(f.name, p) or fnmatch.fnmatch(f.name, p + "*")
                                              for f in have if f.bytes > 0)]
@@ -73,14 +72,20 @@ def test_files_retention(check: Check, logs_facts: LogsFacts, log_class: str, pr
     now = logs_facts.observed_at
     too_old = [f"{f.name} ({(now - f.mtime) / DAY:.1f}d)" for f in files if now - f.mtime > (want + 1) * DAY]
     check.none_of(too_old, what=f"{log_class} files older than {format_duration(want)}")
-    since = logs_facts.platform_since
-    if isinstance(since, Unavailable) or now - since < want * DAY:
-        age = "unknown" if isinstance(since, Unavailable) else f"{(now - since) / DAY:.1f}d"
-        check.that(True, what="window kept", expected=f"oldest file >= {format_duration(want)} old",
-                   found=f"not required yet: platform age {age}")
-        return
-    oldest = max((now - f.mtime) / DAY for f in files) if files else 0.0
-    check.at_least(oldest, want - 1, what=f"age of the oldest {log_class} file", fmt=lambda v: f"{v:.1f}d")
+    _window_kept(check, logs_facts, log_class, want)
+
+
+def _window_kept(check: Check, logs_facts: LogsFacts, log_class: str, want: float) -> None:
+    """The oldest file of the class shows the window is kept: as old as the platform (the log volume's
+    creation), capped at the retention, less a day of rotation lag. An unreadable age is an error."""
+    since = check.fact(logs_facts.platform_since)
+    now = logs_facts.observed_at
+    files = check.fact(logs_facts.files).get(log_class, [])
+    needed = max(min((now - since) / DAY, want) - 1, 0.0)
+    oldest = max((now - f.mtime) / DAY for f in files) if files else None
+    check.that(oldest is not None and oldest >= needed, expected=f">= {needed:.1f}d (platform {(now - since) / DAY:.1f}d "
+               f"old, retention {format_duration(want)}, less a day)",
+               found="no file" if oldest is None else f"{oldest:.1f}d", what=f"age of the oldest {log_class} file")
 
 
 @control("LOG-004", title="Audit logs are not deleted early", severity="critical", section=LOG,
@@ -89,20 +94,15 @@ def test_files_retention(check: Check, logs_facts: LogsFacts, log_class: str, pr
          remediation="Rotate audit files by time only (no size/maxsize), keep them the full retention, and "
          "find what removed older files.")
 def test_audit_not_deleted_early(check: Check, logs_facts: LogsFacts, profile: Profile) -> None:
-    for cls in _audit_classes(profile):
+    classes = _audit_classes(profile)
+    if not classes:
+        check.fail("the profile maps no log source with 'audit' in its name to a class (logs.sources)")
+    for cls in classes:
         rot = rotation_for(logs_facts.rotations, _class_dir(profile, cls))
         check.that(rot is None or not rot.size_based, expected="time-based rotation only",
                    found=rot.describe() if rot else "never rotated", what=f"{cls} rotation")
-        if isinstance(logs_facts.files, Unavailable) or isinstance(logs_facts.platform_since, Unavailable):
-            continue
-        want = profile.logs.classes[cls].retention
-        now = logs_facts.observed_at
-        files = logs_facts.files.get(cls, [])
-        needed = min((now - logs_facts.platform_since) / DAY, want) - 1
-        oldest = max((now - f.mtime) / DAY for f in files) if files else 0.0
-        if needed > 0:
-            check.at_least(oldest, needed, what=f"age of the oldest {cls} file (platform age, capped at the "
-                           "retention, minus a day)", fmt=lambda v: f"{v:.1f}d")
+        if check.observed(logs_facts.files):  # static mode: the rotation rule is the whole evidence
+            _window_kept(check, logs_facts, cls, profile.logs.classes[cls].retention)
 
 
 @control("LOG-005", title="Elasticsearch ILM deletes the class's indices after the planned retention",

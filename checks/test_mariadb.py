@@ -92,7 +92,8 @@ def test_key_management(check: Check, mariadb: MariaDBFacts, profile: Profile) -
          remediation="Set innodb_encrypt_tables=FORCE and let the encryption threads rotate existing tables.")
 def test_tablespaces_encrypted(check: Check, mariadb: MariaDBFacts) -> None:
     spaces = check.fact(mariadb.tablespaces)
-    check.none_of(sorted(t.name for t in spaces if not t.encrypted), what="unencrypted tablespaces")
+    check.none_of(sorted(t.name for t in spaces if not t.encrypted), what="unencrypted tablespaces",
+                  among=len(spaces), noun="tablespaces")
 
 
 @control("DB-009", title="The audit plugin is active", severity="high", section="4.2 데이터 보안 (security audit log)",
@@ -101,38 +102,61 @@ def test_tablespaces_encrypted(check: Check, mariadb: MariaDBFacts) -> None:
 def test_audit_plugin(check: Check, mariadb: MariaDBFacts, profile: Profile) -> None:
     status = check.fact(mariadb.plugins).get(profile.mariadb.audit_plugin, "not loaded")
     check.that(status in ("ACTIVE", "configured"), expected="ACTIVE", found=status, what=profile.mariadb.audit_plugin)
+    check.setting(_var(mariadb, "server_audit_logging"), "ON", what="server_audit_logging")
+    # an empty server_audit_events logs every event class
+    events = {e.strip().upper() for e in _var(mariadb, "server_audit_events").split(",") if e.strip()}
+    want = sorted(e.upper() for e in profile.mariadb.audit_events)
+    check.that(not events or set(want) <= events, expected=f"at least {','.join(want)}",
+               found=",".join(sorted(events)) or "all (empty)", what="server_audit_events")
+    if not check.observed(mariadb.audit_log):
+        return  # static mode: the option file is the desired state's whole evidence
+    log = mariadb.audit_log
+    st = log.status  # type: ignore[union-attr]
+    check.equal(st.get("server_audit_active", "not reported").upper(), "ON", what="Server_audit_active")
+    check.equal(st.get("server_audit_writes_failed", "not reported"), "0", what="Server_audit_writes_failed")
+    if log.file_mtime is not None and (not events or "CONNECT" in events):  # type: ignore[union-attr]
+        # the audit's own login is a CONNECT event: the file must have been written since it began
+        lag = log.session_started - log.file_mtime  # type: ignore[union-attr]
+        check.that(lag <= 1.0, expected="written during this audit (its own CONNECT)",
+                   found=f"last written {max(lag, 0):.0f}s before the audit's session "
+                         f"({log.file_bytes} bytes)" if lag > 1.0 else f"written {max(-lag, 0):.1f}s after the "
+                         f"audit's login ({log.file_bytes} bytes)", what=f"audit log {log.file}")  # type: ignore[union-attr]
 
 
 @control("DB-010", title="No anonymous accounts", severity="critical", section=DATASEC,
          rationale="An account with an empty user name lets anyone in.", remediation="DROP USER ''@'host'.",
          tags=("dev-sec:mysql-db-04",))
 def test_no_anonymous(check: Check, mariadb: MariaDBFacts) -> None:
-    check.none_of([f"''@{u.host}" for u in check.fact(mariadb.users) if u.user == ""], what="anonymous accounts")
+    accounts = check.fact(mariadb.users)
+    check.none_of([f"''@{u.host}" for u in accounts if u.user == ""], what="anonymous accounts",
+                  among=len(accounts), noun="accounts")
 
 
 @control("DB-011", title="No test database", severity="medium", section=DATASEC,
          rationale="The test database is writable by default accounts.", remediation="DROP DATABASE test.",
          tags=("dev-sec:mysql-db-03",))
 def test_no_test_database(check: Check, mariadb: MariaDBFacts) -> None:
-    check.none_of([d for d in check.fact(mariadb.databases) if d.lower() == "test"], what="test database")
+    dbs = check.fact(mariadb.databases)
+    check.none_of([d for d in dbs if d.lower() == "test"], what="test database", among=len(dbs), noun="databases")
 
 
 @control("DB-012", title="Superusers only from localhost", severity="critical", section=DATASEC,
          rationale="A remote root account turns a leaked password into full control.",
          remediation="DROP USER 'root'@'%' (and any other non-local host).", tags=("dev-sec:mysql-db-08",))
 def test_root_local(check: Check, mariadb: MariaDBFacts, profile: Profile) -> None:
-    check.none_of([f"{u.user}@{u.host}" for u in check.fact(mariadb.users) if u.user in
+    accounts = check.fact(mariadb.users)
+    check.none_of([f"{u.user}@{u.host}" for u in accounts if u.user in
                    profile.mariadb.admin_users and u.host not in profile.mariadb.root_hosts],
-                  what="superuser accounts from non-local hosts")
+                  what="superuser accounts from non-local hosts", among=len(accounts), noun="accounts")
 
 
 @control("DB-013", title="No account hosts beyond those the profile allows", severity="high", section=DATASEC,
          rationale="Wildcard host patterns accept connections from anywhere the network reaches.",
          remediation="Restrict accounts to the allowed hosts.", tags=("dev-sec:mysql-db-07",))
 def test_account_hosts(check: Check, mariadb: MariaDBFacts, profile: Profile) -> None:
-    bad = [f"{u.user}@{u.host}" for u in check.fact(mariadb.users)
-           if not u.is_role and u.host not in profile.mariadb.allowed_user_hosts]
-    check.none_of(bad, what="accounts with hosts outside the allowed list")
+    accounts = check.fact(mariadb.users)
+    bad = [f"{u.user}@{u.host}" for u in accounts if not u.is_role and u.host not in profile.mariadb.allowed_user_hosts]
+    check.none_of(bad, what="accounts with hosts outside the allowed list", among=len(accounts), noun="accounts")
 
 
 @control("DB-014", title="No account without a password or certificate", severity="critical", section=DATASEC,
@@ -140,9 +164,10 @@ def test_account_hosts(check: Check, mariadb: MariaDBFacts, profile: Profile) ->
          remediation="Set a password, use unix_socket for local admin, or REQUIRE X509.",
          tags=("dev-sec:mysql-db-05",))
 def test_no_empty_passwords(check: Check, mariadb: MariaDBFacts) -> None:
-    bad = [f"{u.user}@{u.host}" for u in check.fact(mariadb.users)
+    accounts = check.fact(mariadb.users)
+    bad = [f"{u.user}@{u.host}" for u in accounts
            if u.empty_password and not u.is_role and not u.locked and u.ssl_type.upper() not in ("X509", "SPECIFIED")]
-    check.none_of(bad, what="accounts with an empty password")
+    check.none_of(bad, what="accounts with an empty password", among=len(accounts), noun="accounts")
 
 
 @control("DB-015", title="Service account requires a client certificate (REQUIRE X509)", severity="critical",
@@ -159,7 +184,8 @@ def test_x509_user(check: Check, mariadb: MariaDBFacts, x509_user: str) -> None:
          rationale="Accounts that can grant spread privileges beyond the plan's RBAC.",
          remediation="REVOKE GRANT OPTION / SUPER from service accounts.", tags=("dev-sec:mysql-db-06",))
 def test_grant_option(check: Check, mariadb: MariaDBFacts, profile: Profile) -> None:
-    bad = [f"{u.user}@{u.host}" for u in check.fact(mariadb.users)
+    accounts = check.fact(mariadb.users)
+    bad = [f"{u.user}@{u.host}" for u in accounts
            if (u.grant_option or u.super_priv) and not u.is_role and not u.locked
            and u.user not in profile.mariadb.admin_users]
-    check.none_of(bad, what="accounts with GRANT OPTION or SUPER")
+    check.none_of(bad, what="accounts with GRANT OPTION or SUPER", among=len(accounts), noun="accounts")

@@ -10,7 +10,6 @@ import pytest
 
 from plancheck.controls import control
 from plancheck.evaluate import Check
-from plancheck.facts.base import Unavailable
 from plancheck.facts.grafana import GrafanaFacts
 from plancheck.facts.monitoring import MonitoringFacts, Route, metric_key
 from plancheck.profile.models import Metric, Profile
@@ -26,7 +25,9 @@ def _host(instance: str) -> str:
          rationale="Every other monitoring control and every alert depends on it.",
          remediation="Start Prometheus and check its logs and TLS configuration.")
 def test_prometheus_up(check: Check, monitoring_facts: MonitoringFacts) -> None:
-    check.is_true(monitoring_facts.prometheus_ready, what=f"Prometheus API ({monitoring_facts.source})")
+    ready = check.fact(monitoring_facts.prometheus_ready)
+    check.that(ready.startswith("HTTP 200"), expected="HTTP 200 (ready)", found=ready,
+               what=f"Prometheus readiness ({monitoring_facts.source}/-/ready)")
 
 
 @control("MON-002", title="Scrape job is configured and every target is up", severity="high", section=MON,
@@ -39,10 +40,8 @@ def test_scrape_job(check: Check, monitoring_facts: MonitoringFacts, scrape_job:
     hosts = {_host(t.instance) for t in job.targets}  # type: ignore[union-attr]
     check.none_of([h for h in profile.monitoring.scrape_targets.get(scrape_job, []) if h not in hosts],
                   what=f"required targets missing from job {scrape_job}", expected_text="all present")
-    if any(isinstance(t.health, Unavailable) for t in job.targets):  # type: ignore[union-attr]
-        check.that(True, what=f"health of job {scrape_job}", expected="all up",
-                   found=f"not observable in static mode ({monitoring_facts.scrape_source}: configured)")
-        return
+    if not all(check.observed(t.health) for t in job.targets):  # type: ignore[union-attr]
+        return  # static mode: the configured targets are the desired state's whole evidence
     down = []
     for t in job.targets:  # type: ignore[union-attr]
         health = t.health
@@ -71,8 +70,8 @@ def test_metric(check: Check, monitoring_facts: MonitoringFacts, metric: Metric,
          remediation="Add the rule to a file under the rule_files of prometheus.yml and reload Prometheus.")
 def test_alert_rule(check: Check, monitoring_facts: MonitoringFacts, alert_rule: str) -> None:
     rule = monitoring_facts.rules.get(alert_rule)
-    check.that(rule is not None, expected="loaded", found="absent", what=f"alert {alert_rule} "
-               f"({monitoring_facts.rules_source})")
+    check.that(rule is not None, expected="loaded", found="loaded" if rule is not None else "absent",
+               what=f"alert {alert_rule} ({monitoring_facts.rules_source})")
     check.that(rule.health in ("", "ok", "unknown"), expected="health ok", found=rule.health,  # type: ignore[union-attr]
                what=f"alert {alert_rule} evaluation")
 

@@ -26,9 +26,10 @@ def test_restore_drill(check: Check, restore_drill_facts: RestoreDrillFacts, pro
     rate = f"{d.bytes_per_s / 1e6:.2f} MB/s" if d.bytes_per_s else "n/a"
     record_property("rto_s", d.rto_s)
     record_property("bytes_per_s", d.bytes_per_s)
-    check.that(True, what="drill", expected="restore of the newest full + incrementals",
+    check.that(not d.error and d.rto_s is not None, what="drill",
+               expected="restore of the newest full + incrementals",
                found=f"{d.backup} + {len(d.members) - 1} incremental(s), {d.payload_bytes} bytes, "
-                     f"RTO {d.rto_s if d.rto_s is not None else 'n/a'} s, {rate}")
+                     f"RTO {d.rto_s if d.rto_s is not None else 'n/a'} s, {rate}" + (f": {d.error}" if d.error else ""))
     check.that(d.cleaned_up, expected="scratch container, volume and network removed",
                found="removed" if d.cleaned_up else (", ".join(d.leftovers) or "not removed"), what="clean-up")
     if d.error:

@@ -8,6 +8,7 @@ import datetime as dt
 
 from plancheck.controls import control
 from plancheck.evaluate import Check
+from plancheck.facts.base import FactError
 from plancheck.facts.tls import VERSIONS, TlsEndpointFacts, TlsFacts, endpoint_facts
 from plancheck.profile.models import Profile
 
@@ -34,6 +35,9 @@ def _cert(check: Check, ep: TlsEndpointFacts, name: str):  # type: ignore[no-unt
          tags=("dev-sec:ssl-baseline", "dev-sec:nginx-12"))
 def test_tls_versions(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: Profile) -> None:
     ep = endpoint_facts(tls_facts, tls_endpoint)
+    unprobed = [v for v in VERSIONS if v not in ep.versions]
+    if unprobed:
+        raise FactError(f"{tls_endpoint} at {ep.address}: no verdict for {', '.join(unprobed)}")
     accepted = [v for v in VERSIONS if ep.versions.get(v)]
     check.equal(accepted, [v for v in VERSIONS if v in _planned_versions(profile, tls_endpoint)],
                 what=f"versions accepted by {tls_endpoint} at {ep.address}")
@@ -85,7 +89,8 @@ def test_tls_key(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: 
     cert = _cert(check, endpoint_facts(tls_facts, tls_endpoint), tls_endpoint)
     minimum = profile.security.tls.min_key_bits
     if cert.key_type in ("Ed25519", "Ed448"):
-        check.is_true(True, what=f"{tls_endpoint} key", found_text=cert.key_type)
+        check.that(cert.key_type in ("Ed25519", "Ed448"), expected="Ed25519/Ed448 (fixed strength)",
+                   found=cert.key_type, what=f"key type of {tls_endpoint}")
         return
     check.that(cert.key_type in minimum, expected=f"one of {sorted(minimum)}", found=cert.key_type,
                what=f"key type of {tls_endpoint}")

@@ -50,8 +50,9 @@ def test_server_tokens(check: Check, nginx: NginxFacts, web_server: str) -> None
          section="4.1 네트워크 보안 (mTLS)", rationale="The admin portal is for authenticated operators only.",
          remediation="ssl_verify_client on; ssl_client_certificate <platform CA>;")
 def test_client_cert(check: Check, nginx: NginxFacts, web_server: str, profile: Profile) -> None:
-    if profile.security.web[web_server].require_client_cert:
-        check.equal(_site(check, nginx, web_server).verify_client, "on", what="ssl_verify_client")
+    if not profile.security.web[web_server].require_client_cert:
+        check.not_applicable(f"{web_server}: the profile does not require client certificates here")
+    check.equal(_site(check, nginx, web_server).verify_client, "on", what="ssl_verify_client")
 
 
 @control("WEB-005", title="Upstreams reached over mutual TLS 1.3", severity="critical",
@@ -61,7 +62,7 @@ def test_client_cert(check: Check, nginx: NginxFacts, web_server: str, profile: 
          "proxy_ssl_protocols TLSv1.3, and https:// upstreams.")
 def test_upstream_mtls(check: Check, nginx: NginxFacts, web_server: str, profile: Profile) -> None:
     if not profile.security.web[web_server].upstream_mtls:
-        return
+        check.not_applicable(f"{web_server}: the profile does not require mTLS to its upstreams")
     site = _site(check, nginx, web_server)
     check.equal(site.proxy_ssl_certificate, True, what="proxy_ssl_certificate set")
     check.equal(site.proxy_ssl_verify, "on", what="proxy_ssl_verify")
@@ -73,9 +74,9 @@ def test_upstream_mtls(check: Check, nginx: NginxFacts, web_server: str, profile
 @control("WEB-006", title="No plaintext HTTP listener except a redirect to HTTPS", severity="high", section=NET,
          rationale="Only HTTPS/WSS is public.", remediation="Remove the listener or make it `return 301 https://...`.")
 def test_no_plain_http(check: Check, nginx: NginxFacts, web_server: str) -> None:
-    bad = [f"port {lst.port}" for lst in _site(check, nginx, web_server).listeners
-           if not lst.ssl and not lst.redirects_to_https]
-    check.none_of(bad, what="plaintext listeners")
+    listeners = _site(check, nginx, web_server).listeners
+    bad = [f"port {lst.port}" for lst in listeners if not lst.ssl and not lst.redirects_to_https]
+    check.none_of(bad, what="plaintext listeners", among=len(listeners), noun="listeners")
 
 
 @control("WEB-007", title="Browser security headers sent", severity="medium", section=NET,

@@ -4,6 +4,12 @@ A check calls `check.equal(found, expected)` (or `at_most`, `contains`, ...). Ea
 expected and found values on the test item (user_properties travel to the controller under
 pytest-xdist) and, on a mismatch, raises ControlFailure whose one-line message names the control,
 the plan section, expected vs found, and the fix.
+
+A pass is evidence: every comparison method counts itself in `compared`, and the plugin turns a
+check that returns without one comparison into an error ("no comparison made"). A fact that was not
+observed is routed by the engine (`fact`): skipped only when it cannot exist on this target or in
+this mode, an error when it should have been observable. A "none found" over an empty population
+(`none_of(..., among=0)`) is an error too: nothing was looked at.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from typing import Any, Callable, Iterable
 import pytest
 
 from plancheck.controls import Control
-from plancheck.facts.base import Unavailable
+from plancheck.facts.base import FactError, Mode, Unavailable
 
 
 class ControlFailure(AssertionError):
@@ -28,14 +34,17 @@ def _show(v: Any) -> str:
 
 
 class Check:
-    def __init__(self, item: pytest.Item, ctl: Control | None):
+    def __init__(self, item: pytest.Item, ctl: Control | None, mode: Mode = "live"):
         self.item = item
         self.control = ctl
+        self.mode = mode
         self.expected: list[str] = []
         self.found: list[str] = []
+        self.compared = 0  # comparisons made on observed values; 0 at the end is an error, not a pass
 
     # -- recording ------------------------------------------------------------------------------
     def _record(self, what: str | None, expected: Any, found: Any, fmt: Callable[[Any], str]) -> None:
+        self.compared += 1
         prefix = f"{what}: " if what else ""
         self.expected.append(prefix + fmt(expected))
         self.found.append(prefix + fmt(found))
@@ -50,10 +59,27 @@ class Check:
         raise ControlFailure(f"{head}: {message}.{fix}")
 
     def fact(self, value: Any) -> Any:
-        """Use a fact; when it could not be observed in this mode, skip with the reason."""
+        """Use a fact. One that was not observed skips the check when it cannot exist here (another
+        mode's fact, an absent service) and is an error when it should have been observed."""
         if isinstance(value, Unavailable):
-            pytest.skip(value.reason)
+            if value.skippable(self.mode):
+                pytest.skip(value.reason)
+            raise FactError(f"could not observe: {value.reason}")
         return value
+
+    def observed(self, value: Any) -> bool:
+        """For a second piece of evidence a mode may lack (backup files in static mode): True when it
+        was observed; False when it cannot exist in this mode; an error when it should have been."""
+        if isinstance(value, Unavailable):
+            if value.skippable(self.mode):
+                return False
+            raise FactError(f"could not observe: {value.reason}")
+        return True
+
+    def not_applicable(self, reason: str) -> None:
+        """The control does not apply to this target (a policy the profile turns off): skipped, never
+        passed."""
+        pytest.skip(reason)
 
     # -- comparisons ----------------------------------------------------------------------------
     def that(self, ok: bool, *, expected: Any, found: Any, what: str | None = None,
@@ -93,15 +119,27 @@ class Check:
         if not ok:
             self.fail(f"{what + ': ' if what else ''}expected at least {fmt(minimum)}, found {fmt(found)}")
 
-    def is_true(self, found: Any, what: str, expected_text: str = "yes", found_text: str | None = None) -> None:
+    def is_true(self, found: Any, what: str, expected_text: str = "yes", found_text: str | None = None,
+                evidence: str | None = None) -> None:
+        """`found_text` is what a false value is called ("stopped"); a true one is recorded as the
+        expected text. `evidence` (what was seen, either way) is appended to the found value."""
         found = self.fact(found)
-        self._record(what, expected_text, found_text if found_text is not None else ("yes" if found else "no"), str)
+        said = expected_text if found else (found_text if found_text is not None else "no")
+        if evidence:
+            said = f"{said} ({evidence})"
+        self._record(what, expected_text, said, str)
         if not found:
-            self.fail(f"{what}: expected {expected_text}, found {found_text if found_text is not None else 'no'}")
+            self.fail(f"{what}: expected {expected_text}, found {said}")
 
-    def none_of(self, found: Iterable[Any], what: str, expected_text: str = "none") -> None:
+    def none_of(self, found: Iterable[Any], what: str, expected_text: str = "none",
+                among: int | None = None, noun: str = "items") -> None:
+        """No offender in `found`. `among` is how many things were examined to find them: 0 means
+        nothing was looked at, which is an error, never a clean pass."""
         found = list(self.fact(found))
-        self._record(what, expected_text, found or "none", _show)
+        if among is not None and among <= 0:
+            raise FactError(f"{what}: nothing to examine (0 {noun} observed)")
+        seen = f"none among {among} {noun}" if among is not None else "none"
+        self._record(what, expected_text, found or seen, _show)
         if found:
             self.fail(f"{what}: expected {expected_text}, found {_show(found)}")
 

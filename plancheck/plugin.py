@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -20,10 +21,14 @@ from plancheck.params import PARAMETERS
 from plancheck.profile import ProfileError, load_profile
 from plancheck.profile.models import Profile
 from plancheck.results import Collector, summarize
-from plancheck.report import write_reports
-from plancheck.waivers import Waiver, WaiverError, find_waiver, load_waivers
+from plancheck.profile.loader import resolve_profile_path
+from plancheck.report import ReportError, write_reports
+from plancheck.report.locate import desired_state_files
+from plancheck.report.sarif import write_sarif
+from plancheck.waivers import Waiver, WaiverError, check_controls, expired_waivers, find_waiver, load_waivers
 
 STATE = pytest.StashKey["RunState"]()
+CHECK = pytest.StashKey[Check]()
 
 
 class RunState:
@@ -63,10 +68,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--fail-on", dest="plancheck_fail_on", default="low",
                 choices=["low", "medium", "high", "critical"],
                 help="exit non-zero only for failures at or above this severity (default: any)")
+    g.addoption("--max-skipped", dest="plancheck_max_skipped", default="50%",
+                help="exit non-zero when more checks than this observed nothing (skipped): a count or a "
+                     "percentage of all checks (default: 50%%)")
     g.addoption("--reports-dir", dest="plancheck_reports_dir", default=None,
                 help="where run reports go (default: <rootdir>/reports)")
     g.addoption("--restore-drill", dest="plancheck_restore_drill", action="store_true",
                 help="also run the backup restore drill (same as -m restore_drill; opt-in: slow, needs Docker)")
+    g.addoption("--lang", dest="plancheck_lang", default=None, choices=["ko", "en"],
+                help="language of report.html (default: the profile's report_language, else en)")
+    g.addoption("--sarif", dest="plancheck_sarif", default=None,
+                help="also write the findings as SARIF 2.1.0 to this file")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,10 +93,11 @@ def pytest_configure(config: pytest.Config) -> None:
         state.profile = load_profile(state.profile_name, root / "profiles")
         if config.getoption("plancheck_waivers"):
             state.waivers = load_waivers(Path(config.getoption("plancheck_waivers")))
+            _check_waiver_controls(state.waivers, config.getoption("plancheck_waivers"))
     except (ProfileError, WaiverError) as e:
         state.errors = e.lines
         if not state.is_worker:
-            _write(state, exit_status=4)
+            _write_or_say(state, exit_status=4)
         raise pytest.UsageError("\n".join(e.lines)) from None
     config.pluginmanager.register(_Recorder(state), f"plancheck-recorder-{id(state)}")
     ctx = Context(profile=state.profile, root=root, mode=state.mode)  # type: ignore[arg-type]
@@ -96,7 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except FactError as e:
         state.errors = [str(e)]
         if not state.is_worker:
-            _write(state, exit_status=4)
+            _write_or_say(state, exit_status=4)
         raise pytest.UsageError(str(e)) from None
 
 
@@ -166,7 +179,10 @@ def gather(store: FactStore, name: str) -> Any:
 def check(request: pytest.FixtureRequest) -> Check:
     marker = request.node.get_closest_marker("control")
     ctl = CATALOG.get(marker.args[0]) if marker else None
-    return Check(request.node, ctl)
+    state = _state(request.config)
+    chk = Check(request.node, ctl, mode=state.mode if state else "live")  # type: ignore[arg-type]
+    request.node.stash[CHECK] = chk
+    return chk
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -177,6 +193,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     ctl = CATALOG[marker.args[0]]
     item.user_properties.extend([
         ("control", ctl.id), ("title", ctl.title), ("severity", ctl.severity), ("section", ctl.section),
+        ("section_id", ctl.section_id), ("topic", ctl.topic),
         ("remediation", ctl.remediation), ("tags", ",".join(ctl.tags)),
     ])
 
@@ -188,8 +205,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
     state = _state(item.config)
     if call.excinfo is not None and call.excinfo.errisinstance((ControlFailure, FactError)):
         report.longrepr = str(call.excinfo.value)  # one line, not a traceback
+    if call.excinfo is not None and call.excinfo.errisinstance(FactError):
+        # the check could not judge (a fact that should have been observed was not): an error
+        report.user_properties.append(("verdict", "error"))
+    if call.when == "call" and report.passed and item.get_closest_marker("control"):
+        chk = item.stash.get(CHECK, None)
+        if chk is None or chk.compared == 0:
+            # a pass is evidence: a control that compared nothing observed nothing
+            ctl_id = item.get_closest_marker("control").args[0]  # type: ignore[union-attr]
+            report.outcome = "failed"
+            report.longrepr = f"{ctl_id}: no comparison made: the check returned without comparing an observed value"
+            report.user_properties.append(("verdict", "error"))
     if state is None or report.outcome != "failed" or call.when != "call":
         return
+    if ("verdict", "error") in report.user_properties:
+        return  # a check that could not judge is not a finding a waiver can accept
     ctl = dict(item.user_properties).get("control", "")
     waiver = find_waiver(state.waivers, ctl, item.nodeid)
     if waiver is None:
@@ -215,13 +245,87 @@ class _Recorder:
         if not self.state.is_worker:
             self.state.collector.add(report)
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """One line per expired waiver (it no longer waives anything), after the run's summary."""
+        if self.state.is_worker:
+            return
+        for w in expired_waivers(self.state.waivers):
+            target = " ".join(x for x in (w.control, w.test) if x)
+            terminalreporter.write_line(f"waiver expired on {w.expires.isoformat()}: {target} "
+                                        f"(approved by {w.approver}): no longer waives")
+
+
+def _check_waiver_controls(waivers: list[Waiver], path: str) -> None:
+    """Waivers name controls of the catalog: all checks modules are imported to know them all
+    (collection imports them anyway); if one cannot be imported, collection reports it instead."""
+    if not any(w.control not in (None, "*") for w in waivers):
+        return
+    try:
+        from plancheck.catalog import load_all_checks
+
+        load_all_checks()
+    except Exception:
+        return
+    check_controls(waivers, CATALOG, path)
+
+
+def _write_or_say(state: RunState, exit_status: int) -> Optional[Path]:
+    """`_write`, with reports that cannot be written said in one line on stderr, never a traceback.
+    Returns this run's report directory when its files were written."""
+    try:
+        return _write(state, exit_status)
+    except ReportError as e:
+        line, out = str(e), e.out
+    except OSError as e:
+        line, out = f"cannot write reports: {e.filename or ''}: {e.strerror or e}", None
+    state.report_error = line  # type: ignore[attr-defined]
+    sys.stderr.write(f"plancheck: {line}\n")
+    return out
+
+
+def _finish_reports(state: RunState, session: pytest.Session) -> None:
+    out = _write_or_say(state, int(session.exitstatus))
+    if out is not None:
+        state.report_dir = out  # type: ignore[attr-defined]
+    if getattr(state, "report_error", None) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR  # reports are the audit's output: not written, not passed
+
+
+def max_skipped(spec: str, total: int) -> int:
+    """`--max-skipped`: a count ("40") or a percentage of all checks ("50%")."""
+    text = str(spec).strip()
+    try:
+        if text.endswith("%"):
+            pct = float(text[:-1])
+            if not 0 <= pct <= 100:
+                raise ValueError
+            return int(total * pct / 100)
+        n = int(text)
+        if n < 0:
+            raise ValueError
+        return n
+    except ValueError:
+        raise pytest.UsageError(f"--max-skipped {spec!r}: expected a count (40) or a percentage (50%)") from None
+
+
+def coverage(state: RunState, records: list[Any]) -> dict[str, Any]:
+    """How much of the run observed something: a gate that looked at almost nothing is no gate."""
+    counts = summarize(records)
+    limit = max_skipped(state.config.getoption("plancheck_max_skipped"), counts["total"])
+    nothing = counts["total"] - counts["observed"]
+    return {"observed": counts["observed"], "total": counts["total"], "skipped": counts["skipped"],
+            "errors": counts["error"], "max_skipped": limit, "too_little": counts["skipped"] > limit,
+            "line": f"{nothing} of {counts['total']} checks observed nothing ({counts['skipped']} skipped, "
+                    f"{counts['error']} errors); {counts['observed']} observed"}
+
 
 def _gate(state: RunState, records: list[Any]) -> int:
     threshold = SEVERITY_ORDER[state.fail_on]
     blocking = [r for r in records if r.outcome == "failed"
                 and SEVERITY_ORDER.get(r.severity or "critical", 4) >= threshold]
     errors = [r for r in records if r.outcome == "error"]
-    return 1 if blocking or errors else 0
+    return 1 if blocking or errors or coverage(state, records)["too_little"] else 0
 
 
 def _write(state: RunState, exit_status: int) -> Path:
@@ -243,11 +347,22 @@ def _write(state: RunState, exit_status: int) -> Path:
             "notes": state.notes,
         },
         "summary": summarize(records),
+        "coverage": coverage(state, records) if state.profile else {},
         "checks": [r.as_dict() for r in records],
     }
     base = Path(state.config.getoption("plancheck_reports_dir") or Path(state.config.rootpath) / "reports")
     name = f"{doc['run']['profile']}-{state.started.strftime('%Y%m%dT%H%M%S%fZ')}"
-    return write_reports(base, name, doc)
+    lang = state.config.getoption("plancheck_lang") or (profile.report_language if profile else None) or "en"
+    out = write_reports(base, name, doc, lang=lang)
+    sarif = state.config.getoption("plancheck_sarif")
+    if sarif:
+        root = Path(state.config.rootpath)
+        files = desired_state_files(profile, root, resolve_profile_path(state.profile_name, root / "profiles"))
+        try:
+            write_sarif(Path(sarif), doc, files, root)
+        except OSError as e:
+            raise ReportError(f"cannot write SARIF to {sarif}: {e.strerror or e}", out) from None
+    return out
 
 
 @pytest.hookimpl(trylast=True)
@@ -261,9 +376,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if dump:
             Path(dump).write_text(json.dumps(state.store.dump(), indent=1, ensure_ascii=False))
         state.notes.extend(state.store.notes)
-    if records and exitstatus in (0, 1):
-        session.exitstatus = _gate(state, records)
-    state.report_dir = _write(state, int(session.exitstatus))  # type: ignore[attr-defined]
+    if exitstatus in (0, 1, 5):
+        # no check at all (exit 5) observed nothing either: the gate says so instead of passing
+        session.exitstatus = _gate(state, records) if records else 1
+    _finish_reports(state, session)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -276,6 +392,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         f"profile {state.profile_name} ({state.mode}{', recorded facts' if state.recorded else ''}): "
         f"{counts['total']} checks, "
         + ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "waived", "skipped", "error")))
+    cov = coverage(state, state.collector.sorted())
+    terminalreporter.write_line(("coverage too low: " if cov["too_little"] else "coverage: ") + cov["line"]
+                                + (f" (--max-skipped allows {cov['max_skipped']})" if cov["too_little"] else ""))
     for note in state.notes:
         terminalreporter.write_line(f"note: {note}")
     terminalreporter.write_line(f"reports: {state.report_dir}/{{junit.xml,report.html,results.json}}")

@@ -17,6 +17,8 @@ class Record:
     title: str = ""
     severity: str = ""
     section: str = ""
+    section_id: str = ""  # plancheck.sections id: "3.1", or "beyond"
+    topic: str = ""       # the part of the section the control enforces
     tags: list[str] = field(default_factory=list)
     outcome: str = "passed"
     expected: str = ""
@@ -55,7 +57,8 @@ class Collector:
         props = dict(report.user_properties)
         if rec is None:
             rec = self.records[report.nodeid] = Record(nodeid=report.nodeid)
-        for key in ("control", "title", "severity", "section", "expected", "found", "remediation"):
+        for key in ("control", "title", "severity", "section", "section_id", "topic", "expected", "found",
+                    "remediation"):
             if props.get(key):
                 setattr(rec, key, str(props[key]))
         if props.get("tags"):
@@ -64,6 +67,8 @@ class Collector:
             rec.waiver = props["waiver"] if isinstance(props["waiver"], dict) else {"note": props["waiver"]}
         rec.duration += float(getattr(report, "duration", 0.0))
         outcome = self._outcome(report)
+        if outcome == "failed" and props.get("verdict") == "error":
+            outcome = "error"  # could not judge (fact not observed, nothing compared): not a finding
         if outcome is None:
             return
         if outcome in ("failed", "error") or rec.outcome == "passed" or report.when == "call":
@@ -88,9 +93,13 @@ class Collector:
         return sorted(self.records.values(), key=lambda r: r.nodeid)
 
 
+OBSERVED = ("passed", "failed", "waived")  # a comparison was made on an observed value
+
+
 def summarize(records: list[Record]) -> dict[str, int]:
     counts = {k: 0 for k in OUTCOMES}
     for r in records:
         counts[r.outcome] += 1
     counts["total"] = len(records)
+    counts["observed"] = sum(counts[k] for k in OBSERVED)
     return counts

@@ -41,9 +41,14 @@ class AuditResult:
     def errors(self) -> set[str]:
         return self.controls("error")
 
+    @property
+    def passed(self) -> set[str]:
+        return self.controls("passed")
+
 
 def run_audit(tmp_path: Path, profile: str = "prod", *, facts: dict[str, Any] | None = None,
-              static: bool = False, args: Iterable[str] = (), capsys: Any = None) -> AuditResult:
+              static: bool = False, args: Iterable[str] = (), capsys: Any = None,
+              allow_all_errors: bool = False) -> AuditResult:
     """Run `pytest checks/ --profile=...` in this process; returns its exit code and results.json."""
     argv = [str(ROOT / "checks"), f"--profile={profile}", f"--reports-dir={tmp_path / 'reports'}",
             "-q", "-p", "no:cacheprovider", f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml")]
@@ -57,7 +62,14 @@ def run_audit(tmp_path: Path, profile: str = "prod", *, facts: dict[str, Any] | 
     code = int(pytest.main(argv))
     out = capsys.readouterr().out if capsys is not None else ""
     latest = tmp_path / "reports" / "latest" / "results.json"
-    doc = json.loads(latest.read_text()) if latest.exists() else {"run": {}, "summary": {}, "checks": []}
+    if not latest.exists():
+        # a run that wrote no results crashed: never read it as "nothing failed"
+        raise AssertionError(f"the audit wrote no results.json (exit {code}): {' '.join(argv)}")
+    doc = json.loads(latest.read_text())
+    checks = doc.get("checks") or []
+    if not allow_all_errors and checks and all(c["outcome"] == "error" for c in checks):
+        raise AssertionError(f"every one of {len(checks)} checks errored (exit {code}): "
+                             f"{checks[0]['message'][:200]}")
     return AuditResult(code, doc, out)
 
 

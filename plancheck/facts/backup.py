@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import posixpath
+import re
 import shlex
 import tarfile
 import time
@@ -47,6 +48,7 @@ class BackupFile(BaseModel):
     head: str = ""  # first 16 bytes, hex
     plaintext_chunks: bool = False  # an mbstream chunk header was found in it
     key_copy: bool = False  # its content equals the encryption key
+    sha256: str = ""  # of the whole file as stored, computed while streaming it ('' = not read)
 
 
 class BackupSet(BaseModel):
@@ -70,15 +72,39 @@ class BackupFacts(Facts):
     platform_since: Union[float, Unavailable]  # creation time of the backup volume
     key_mount: Union[dict[str, Any], Unavailable]  # {source, target, read_only, in_backup_volume}
     stray_files: Union[list[str], Unavailable] = []  # key-like files anywhere in the backup volume
+    # crontab lines cron would not run as written, one line each ("crontab:12: six schedule fields ...")
+    cron_problems: list[str] = []
 
 
-def parse_crontab(text: str) -> list[CronEntry]:
-    """System crontab lines (cron.d: five fields, user, command) or user crontab lines."""
+# one field of a cron schedule: `*`, `5`, `*/10`, `1-5`, `1,15`, `mon-fri`, `jan`
+_CRON_FIELD = re.compile(r"^(\*|[0-9A-Za-z]{1,3}([-,][0-9A-Za-z]{1,3})*)(/[0-9]+)?$")
+_CRON_NAMES = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+               "sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+
+def _looks_like_cron_field(word: str) -> bool:
+    if not _CRON_FIELD.match(word):
+        return False
+    return all(p.isdigit() or p.lower() in _CRON_NAMES or p == "*" for p in re.split(r"[-,/]", word))
+
+
+def parse_crontab(text: str, origin: str = "crontab", problems: Optional[list[str]] = None) -> list[CronEntry]:
+    """System crontab lines (cron.d: five fields, user, command) or user crontab lines.
+
+    A line cron would not run as written (a schedule croniter rejects, an unknown @alias, a sixth
+    schedule field such as seconds or a year) is never read as something else: it goes to
+    `problems` as "ORIGIN:LINE: what" when a list is given, else it raises FactError."""
     from croniter import croniter
+
+    def problem(n: int, what: str) -> None:
+        line = f"{origin}:{n}: {what}"
+        if problems is None:
+            raise FactError(f"crontab line not understood: {line}")
+        problems.append(line)
 
     tz = ""
     out = []
-    for raw in text.splitlines():
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -93,17 +119,30 @@ def parse_crontab(text: str) -> list[CronEntry]:
                      "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
                      "@annually": "0 0 1 1 *"}.get(parts[0])
             if alias is None:
+                if parts[0] != "@reboot":  # @reboot runs at start-up only: no schedule to check
+                    problem(n, f"unknown schedule {_quoted(parts[0])}")
                 continue
             fields, rest = alias, parts[1:]
         else:
-            if len(parts) < 6 or not croniter.is_valid(" ".join(parts[:5])):
-                raise FactError(f"crontab line not understood: {line[:120]}")
-            fields, rest = " ".join(parts[:5]), parts[5:]
+            schedule = " ".join(parts[:5])
+            if len(parts) < 6 or not croniter.is_valid(schedule):
+                problem(n, f"schedule not understood: {_quoted(schedule)} (expected five fields and a command)")
+                continue
+            fields, rest = schedule, parts[5:]
+            if rest and _looks_like_cron_field(rest[0]):
+                problem(n, f"six schedule fields {_quoted(' '.join(parts[:6]))}: cron takes five "
+                           "(minute hour day-of-month month day-of-week) and would read the sixth as the user or command")
+                continue
         user = ""
         if len(rest) > 1 and not rest[0].startswith(("/", ".")) and "=" not in rest[0] and rest[0].isidentifier():
             user, rest = rest[0], rest[1:]
         out.append(CronEntry(schedule=fields, user=user, command=" ".join(rest), timezone=tz))
     return out
+
+
+def _quoted(text: str) -> str:
+    shown = "".join(c if c.isprintable() else "?" for c in text)
+    return repr(shown if len(shown) <= 60 else shown[:57] + "...")
 
 
 def parse_settings(text: str) -> dict[str, str]:
@@ -167,10 +206,12 @@ def scan_archive(fileobj: Any, root: str, key_digest: Optional[str]) -> tuple[li
             f = tar.extractfile(m)
             head, tail, found, size = b"", b"", False, 0
             small = b""
+            digest = hashlib.sha256()
             while f is not None:
                 chunk = f.read(1 << 20)
                 if not chunk:
                     break
+                digest.update(chunk)
                 if len(head) < 16:
                     head += chunk[:16 - len(head)]
                 if MBSTREAM_MAGIC in tail + chunk:
@@ -195,7 +236,7 @@ def scan_archive(fileobj: Any, root: str, key_digest: Optional[str]) -> tuple[li
                     except (ValueError, UnicodeDecodeError) as e:
                         bs.manifest_error = f"manifest.json is not valid JSON: {str(e)[:100]}"
                 bs.files.append(BackupFile(name=parts[3], bytes=size, head=head.hex(),
-                                           plaintext_chunks=found, key_copy=is_key))
+                                           plaintext_chunks=found, key_copy=is_key, sha256=digest.hexdigest()))
     return sorted(sets.values(), key=lambda s: (s.chain, s.name)), strays
 
 
@@ -221,8 +262,9 @@ class BackupSource(FactSource):
             raise NoSource(f"backup: the profile's target names no {b.crontab} file")
         cron: list[CronEntry] = []
         settings: dict[str, str] = {}
+        problems: list[str] = []
         for f in cron_files:
-            cron += parse_crontab(ctx.read_text(f))
+            cron += parse_crontab(ctx.read_text(f), str(ctx.path(f)), problems)
         for f in ctx.profile.target.config_files.get(b.config, []):
             settings.update(parse_settings(ctx.read_text(f)))
         u = Unavailable(reason=LIVE_ONLY)
@@ -230,7 +272,8 @@ class BackupSource(FactSource):
         return BackupFacts(source="backup config files", observed_at=time.time(), cron=cron,
                            cron_source=", ".join(cron_files), daemon_timezone=tz, settings=settings,
                            settings_source=", ".join(ctx.profile.target.config_files.get(b.config, [])) or "none",
-                           backups=u, platform_since=u, key_mount=key_mount, stray_files=u)
+                           backups=u, platform_since=u, key_mount=key_mount, stray_files=u,
+                           cron_problems=problems)
 
     def live(self, ctx: Context) -> BackupFacts:
         from plancheck.facts.containers import archive_text, docker_client, find_service
@@ -244,7 +287,8 @@ class BackupSource(FactSource):
         try:
             ins = find_service(client, ctx, b.container)
             cid = ins["Id"]
-            cron = parse_crontab(archive_text(client, cid, lf_cron.path))
+            problems: list[str] = []
+            cron = parse_crontab(archive_text(client, cid, lf_cron.path), f"{b.container}:{lf_cron.path}", problems)
             settings = parse_settings(archive_text(client, cid, lf_conf.path)) if lf_conf else {}
             env = dict(e.split("=", 1) for e in ins["Config"].get("Env") or [] if "=" in e)
             settings.update({k: v for k, v in env.items() if k in settings})  # the job: environment wins
@@ -281,7 +325,8 @@ class BackupSource(FactSource):
                            cron=cron, cron_source=f"{b.container}:{lf_cron.path}",
                            daemon_timezone=env.get("TZ") or "UTC", settings=settings,
                            settings_source=f"{b.container}:{lf_conf.path}" if lf_conf else "none",
-                           backups=sets, platform_since=since, key_mount=key_mount, stray_files=strays)
+                           backups=sets, platform_since=since, key_mount=key_mount, stray_files=strays,
+                           cron_problems=problems)
 
 
 def _static_compose(ctx: Context, key_file: str) -> tuple[Union[str, Unavailable], Union[dict[str, Any], Unavailable]]:

@@ -6,7 +6,13 @@ and always returns the same pydantic model:
 - live: the running platform (docker SDK, SQL, Redis, handshakes, ...);
 - recorded: a JSON file of facts dumped earlier (`--dump-facts`), for offline evaluation and tests;
   it is evaluated in the mode it was recorded in.
-A field that a mode cannot observe holds `Unavailable(reason)`; checks skip on it with the reason.
+A field that could not be observed holds `Unavailable(reason, kind)`. What a check does with it depends
+on why it is missing (the engine decides, in `plancheck.evaluate.Check.fact`, never the check):
+- kind "mode": this mode has no way to see it (a container's health in the desired state). Skipped in
+  static mode; in live mode it should have been observable, so it is an error.
+- kind "absent": it cannot exist on this target (no GPU in the host, an Elasticsearch the profile
+  names no endpoint for). Skipped in every mode, with the reason.
+- kind "unknown": the probe failed, was denied or timed out: "could not tell". Always an error.
 """
 from __future__ import annotations
 
@@ -16,22 +22,62 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
 from plancheck.profile.models import Profile
 
 Mode = Literal["static", "live"]
 
 
+UnavailableKind = Literal["mode", "absent", "unknown"]
+
+
 class Unavailable(BaseModel):
-    """A fact this mode cannot observe (health of a container that is only described, ...)."""
+    """A fact that was not observed, and why (see the module docstring for what each kind means)."""
     model_config = ConfigDict(frozen=True)
     reason: str
+    kind: UnavailableKind = "mode"
+
+    def skippable(self, mode: Mode) -> bool:
+        """True when a check may be skipped for it; False when it is an error (could not tell)."""
+        return self.kind == "absent" or (self.kind == "mode" and mode == "static")
+
+    @model_serializer(mode="wrap")
+    def _tagged(self, handler: Any) -> Any:
+        # dumped with a tag, so that a recording reloads it as Unavailable also in a field typed
+        # `dict | Unavailable` (a plain {"reason": ...} would validate as the dict)
+        return {UNAVAILABLE_TAG: True, **handler(self)}
+
+
+UNAVAILABLE_TAG = "__unavailable__"
+_LEGACY_KEYS = {"reason", "kind"}
+
+
+def revive_unavailable(data: Any, legacy: bool = False) -> Any:
+    """Turn dumped Unavailable values (objects tagged `__unavailable__`) back into Unavailable
+    instances, at any depth, before validation picks a union member. With `legacy`, also an object
+    with only `reason` (and `kind`), as recordings made before the tag hold them."""
+    if isinstance(data, dict):
+        if UNAVAILABLE_TAG in data or (legacy and data and set(data) <= _LEGACY_KEYS
+                                       and isinstance(data.get("reason"), str)):
+            try:
+                return Unavailable.model_validate({k: v for k, v in data.items() if k != UNAVAILABLE_TAG})
+            except ValueError:
+                return data  # not one after all: validation of the field will say what is wrong
+        return {k: revive_unavailable(v, legacy) for k, v in data.items()}
+    if isinstance(data, list):
+        return [revive_unavailable(v, legacy) for v in data]
+    return data
 
 
 class Facts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = ""  # where the facts came from: a file list, a server address, 'recorded'
+
+    @model_validator(mode="before")
+    @classmethod
+    def _revive_unavailable(cls, data: Any) -> Any:
+        return revive_unavailable(data)  # a dump (--dump-facts) reloads to equal values
 
 
 class FactError(Exception):
@@ -86,6 +132,16 @@ def register(cls: type[FactSource]) -> type[FactSource]:
     return cls
 
 
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _clean_key(name: str) -> str:
+    text = "".join(c if c.isprintable() else "?" for c in name)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
 class FactStore:
     """Gathers each source at most once per run and keeps the result or the error."""
 
@@ -98,22 +154,39 @@ class FactStore:
 
     @classmethod
     def from_recording(cls, ctx: Context, path: Path) -> "FactStore":
+        """A recording (--dump-facts): a JSON object of source -> facts object, and `_meta`. Any
+        other shape is one FactError line (the run stops with it), never a traceback."""
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise FactError(f"cannot read recorded facts {path}: {e}".splitlines()[0]) from None
+        except RecursionError:
+            raise FactError(f"cannot read recorded facts {path}: nested too deeply") from None
         if not isinstance(data, dict):
-            raise FactError(f"recorded facts {path}: expected a JSON object keyed by source")
+            raise FactError(f"recorded facts {path}: expected a JSON object keyed by source, "
+                            f"found {_json_type(data)}")
+        meta = data.get("_meta", {})
+        if not isinstance(meta, dict):
+            raise FactError(f"recorded facts {path}: _meta: expected an object, found {_json_type(meta)}")
+        if meta.get("mode", "live") not in ("static", "live"):
+            raise FactError(f"recorded facts {path}: _meta.mode: expected \"static\" or \"live\"")
+        for name, value in data.items():
+            if name != "_meta" and not isinstance(value, dict):
+                raise FactError(f"recorded facts {path}: {_clean_key(name)}: expected an object of facts, "
+                                f"found {_json_type(value)}")
+        # Unavailable values as recordings made before the tag hold them ({"reason": ...})
+        data = {k: v if k == "_meta" else revive_unavailable(v, legacy=True) for k, v in data.items()}
         return cls(ctx, recorded=data)
 
     @staticmethod
     def recorded_mode(path: Path) -> Mode:
-        """The mode a recording was made in (live unless it says otherwise)."""
+        """The mode a recording was made in (live unless it says otherwise; a malformed recording is
+        reported by from_recording)."""
         try:
-            meta = json.loads(path.read_text()).get("_meta", {})
-        except (OSError, ValueError, AttributeError):
+            meta = json.loads(path.read_text(encoding="utf-8")).get("_meta", {})
+            return "static" if meta.get("mode") == "static" else "live"
+        except (OSError, ValueError, AttributeError, RecursionError):
             return "live"
-        return "static" if meta.get("mode") == "static" else "live"
 
     def get(self, name: str) -> Facts:
         if name not in self._cache:
@@ -129,6 +202,14 @@ class FactStore:
         try:
             if self.recorded is not None:
                 if name not in self.recorded:
+                    # the recording says why the source was missing when it was made: replayed as then
+                    why = (self.recorded.get("_meta") or {}).get("missing", {}).get(name) \
+                        if isinstance(self.recorded.get("_meta"), dict) else None
+                    if isinstance(why, dict) and why.get("kind") == "nosource":
+                        raise NoSource(str(why.get("reason", f"{name}: no source in the recorded mode")))
+                    if isinstance(why, dict):
+                        raise FactError(str(why.get("reason", f"{name}: could not be read when recorded")))
+                    # partial recordings (one source, for a test) are normal: skipped, and counted by --max-skipped
                     raise NoSource(f"{name}: not in the recorded facts")
                 return source.model.model_validate(self.recorded[name]), None
             reader: Callable[[Context], Facts] = getattr(source, self.ctx.mode)  # static or live
@@ -140,10 +221,14 @@ class FactStore:
 
     def dump(self) -> dict[str, Any]:
         # the mode the facts were observed in: a recording of a live run evaluates as live
-        out: dict[str, Any] = {"_meta": {"mode": self.ctx.mode, "profile": self.ctx.profile.name}}
+        missing: dict[str, dict[str, str]] = {}
+        out: dict[str, Any] = {"_meta": {"mode": self.ctx.mode, "profile": self.ctx.profile.name,
+                                         "missing": missing}}
         for name in SOURCES:
             try:
                 out[name] = self.get(name).model_dump(mode="json")
-            except (FactError, NoSource):
-                continue
+            except NoSource as e:
+                missing[name] = {"kind": "nosource", "reason": str(e)}
+            except FactError as e:
+                missing[name] = {"kind": "error", "reason": str(e)}
         return out

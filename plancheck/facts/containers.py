@@ -68,12 +68,19 @@ class ContainerFacts(BaseModel):
 class NetworkFacts(BaseModel):
     name: str
     internal: bool
+    # who is attached: compose service names for the project's containers, container names for any
+    # other (one started by hand, another project's): whatever its labels, it is on the zone network
+    members: list[str] = []
 
 
 class ContainersFacts(Facts):
     project: str
     containers: dict[str, ContainerFacts]
     networks: dict[str, NetworkFacts]
+    # every other container on the host (not of the compose project), "name (image)"; only a running
+    # engine can say, so the desired state cannot
+    foreign: Union[list[str], Unavailable] = Unavailable(reason="no static source: only the Docker engine "
+                                                         "knows the other containers on the host")
 
 
 def _caps(values: Any) -> list[str]:
@@ -282,10 +289,12 @@ class ContainersSource(FactSource):
         data = compose_config(ctx)
         named = set((data.get("volumes") or {}).keys())
         t = ctx.profile.target.compose
+        containers = {n: _static_container(n, s, named) for n, s in data["services"].items()}
         return ContainersFacts(
             source=f"docker-compose config ({', '.join(t.files)})", project=t.project_name,
-            containers={n: _static_container(n, s, named) for n, s in data["services"].items()},
-            networks={n: NetworkFacts(name=n, internal=bool((v or {}).get("internal", False)))
+            containers=containers,
+            networks={n: NetworkFacts(name=n, internal=bool((v or {}).get("internal", False)),
+                                      members=sorted(c for c, f in containers.items() if n in f.networks))
                       for n, v in (data.get("networks") or {}).items()},
         )
 
@@ -293,22 +302,31 @@ class ContainersSource(FactSource):
         client = docker_client(ctx)
         project = ctx.profile.target.compose.project_name
         flt = {"label": f"com.docker.compose.project={project}"}
+        label = "com.docker.compose.project"
         try:
             found = {}
-            for c in client.api.containers(all=True, filters=flt):
+            foreign = []
+            service_of: dict[str, str] = {}  # container id -> compose service
+            for c in client.api.containers(all=True):  # every container on the host, whatever its labels
+                if (c.get("Labels") or {}).get(label) != project:
+                    foreign.append(f"{(c.get('Names') or ['?'])[0].lstrip('/')} ({c.get('Image', '?')})")
+                    continue
                 facts = _live_container(client.api.inspect_container(c["Id"]))
                 found[facts.name] = facts
+                service_of[c["Id"]] = facts.name
             networks = {}
             for n in client.api.networks(filters=flt):
                 ins = client.api.inspect_network(n["Id"])
                 logical = (ins.get("Labels") or {}).get("com.docker.compose.network") or n["Name"]
-                networks[logical] = NetworkFacts(name=logical, internal=bool(ins.get("Internal")))
+                members = sorted(service_of.get(cid) or str(m.get("Name", cid[:12]))
+                                 for cid, m in (ins.get("Containers") or {}).items())
+                networks[logical] = NetworkFacts(name=logical, internal=bool(ins.get("Internal")), members=members)
         except Exception as e:  # docker.errors.* and requests timeouts: one line
             raise FactError(f"docker engine at {ctx.profile.target.docker_host}: {str(e).splitlines()[0][:200]}") from None
         finally:
             client.close()
         return ContainersFacts(source=f"docker inspect ({ctx.profile.target.docker_host})",
-                               project=project, containers=found, networks=networks)
+                               project=project, containers=found, networks=networks, foreign=sorted(foreign))
 
 
 def find_service(client: Any, ctx: Context, service: str) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def parse_policies(doc: dict[str, Any]) -> dict[str, IlmPolicy]:
 def _not_configured(ctx: Context) -> ElasticsearchFacts:
     if ctx.store is not None and NOT_CONFIGURED not in ctx.store.notes:
         ctx.store.notes.append(NOT_CONFIGURED)
-    u = Unavailable(reason=NOT_CONFIGURED)
+    u = Unavailable(reason=NOT_CONFIGURED, kind="absent")  # the profile marks it absent from this target
     return ElasticsearchFacts(source="not configured", version=u, policies=u)
 
 

@@ -302,7 +302,11 @@ class GpuSource(FactSource):
         in_containers = any(p.container_id for p in facts.processes)
         client, why = _docker(ctx)
         if client is None:
-            facts.docker_runtimes = Unavailable(reason=why or "Docker not reachable")
+            # no Docker SDK at all: a GPU machine without Docker (the NVML lab), where no runtime can
+            # exist; an engine that does not answer is a failure to observe (an error in live mode)
+            no_sdk = bool(why and "SDK is not installed" in why)
+            facts.docker_runtimes = Unavailable(reason=why or "Docker not reachable",
+                                                kind="absent" if no_sdk else "mode")
             if in_containers:
                 facts.container_lookup = Unavailable(reason=f"cannot map GPU processes to services: {why}")
             return facts

@@ -48,7 +48,7 @@ def parse_dashboards(doc: Any) -> list[str]:
 def _not_configured(ctx: Context) -> GrafanaFacts:
     if ctx.store is not None and NOT_CONFIGURED not in ctx.store.notes:
         ctx.store.notes.append(NOT_CONFIGURED)
-    u = Unavailable(reason=NOT_CONFIGURED)
+    u = Unavailable(reason=NOT_CONFIGURED, kind="absent")  # the profile marks it absent from this target
     return GrafanaFacts(source="not configured", version=u, database=u, datasources=u, dashboards=u)
 
 

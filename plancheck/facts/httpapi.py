@@ -64,5 +64,16 @@ class Api:
         except ValueError:
             raise FactError(f"{self.name}: GET {url} did not answer JSON") from None
 
+    def probe(self, path: str) -> str:
+        """A plain-text endpoint (/-/ready): what it answered, as "HTTP 200: <first line>". A request
+        that got no answer is a FactError, never read as ready or not ready."""
+        url = self.base + path
+        try:
+            r = self.session.get(url, timeout=self.timeout)
+        except requests.RequestException as e:
+            raise FactError(f"{self.name}: cannot reach {url}: {type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:200]}") from None
+        return f"HTTP {r.status_code}: {(r.text.strip().splitlines() or [''])[0][:120]}"
+
     def close(self) -> None:
         self.session.close()

@@ -2,7 +2,12 @@
 (live: SHOW GLOBAL VARIABLES once, users, plugins, tablespace encryption, the session's TLS)."""
 from __future__ import annotations
 
-from typing import Any, Union
+import base64
+import datetime as dt
+import json
+import re
+import time
+from typing import Any, Optional, Union
 
 from pydantic import BaseModel
 
@@ -30,6 +35,15 @@ class Tablespace(BaseModel):
     encrypted: bool
 
 
+class AuditLogFacts(BaseModel):
+    """server_audit's own account of itself, and its log file as the Docker engine stats it."""
+    status: dict[str, str]  # SHOW GLOBAL STATUS LIKE 'server_audit%' (active, current_log, writes_failed)
+    file: str
+    file_bytes: Optional[int] = None
+    file_mtime: Optional[float] = None
+    session_started: float  # when the audit's own session began: its CONNECT is an audited event
+
+
 class MariaDBFacts(Facts):
     version: Union[str, Unavailable]
     variables: dict[str, str]
@@ -39,6 +53,12 @@ class MariaDBFacts(Facts):
     tablespaces: Union[list[Tablespace], Unavailable]
     session_tls_version: Union[str, Unavailable]
     session_cipher: Union[str, Unavailable]
+    audit_log: Union[AuditLogFacts, Unavailable] = Unavailable(reason="no static source: only the running "
+                                                               "server writes its audit log")
+    # static: option-file lines naming an option mariadbd does not know, one line each
+    # ("my.cnf:12: unknown option 'innodb_bufer_pool_size'"); see optionfile.parse_mariadb_options
+    unknown_options: Union[list[str], Unavailable] = Unavailable(
+        reason="option files are read in static mode only (a running server refused unknown options)", kind="absent")
 
 
 def _static_plugins(variables: dict[str, str]) -> dict[str, str]:
@@ -63,17 +83,19 @@ class MariaDBSource(FactSource):
         if not files:
             raise NoSource("mariadb: the profile's target names no option files")
         variables: dict[str, str] = {}
+        unknown: list[str] = []
         for f in files:
             path = ctx.path(f)
             try:
-                variables.update(parse_mariadb_options(ctx.read_text(f), str(path), path.parent))
+                variables.update(parse_mariadb_options(ctx.read_text(f), str(path), path.parent, unknown=unknown))
             except ConfigSyntaxError as e:
                 raise FactError(str(e)) from None
         u = Unavailable(reason=LIVE_ONLY)
         return MariaDBFacts(source=", ".join(files), version=u, variables=variables,
                             plugins=_static_plugins(variables), users=u, databases=u, tablespaces=u,
                             session_tls_version=Unavailable(reason="no static source: needs a real TLS session"),
-                            session_cipher=Unavailable(reason="no static source: needs a real TLS session"))
+                            session_cipher=Unavailable(reason="no static source: needs a real TLS session"),
+                            unknown_options=unknown)
 
     def live(self, ctx: Context) -> MariaDBFacts:
         import pymysql
@@ -83,6 +105,7 @@ class MariaDBSource(FactSource):
         ca, cert, key = tls_files(ctx)
         user = ep.credential.user if ep.credential and ep.credential.user else "plancheck_audit"
         where = f"mariadb at {host}:{ep.port} as {user}"
+        started = time.time()
         try:
             conn = pymysql.connect(host=host, port=ep.port, user=user, password=secret(ctx, ep) or "",
                                    ssl={"ca": ca, "cert": cert, "key": key, "check_hostname": False},
@@ -94,18 +117,19 @@ class MariaDBSource(FactSource):
         except Exception as e:
             raise FactError(f"cannot reach {where}: {type(e).__name__}: {e}".splitlines()[0]) from None
         try:
-            return self._read(conn, where)
+            facts = self._read(conn, where)
+            audit_status = {str(k).lower(): str(v) for k, v in _rows(conn, "SHOW GLOBAL STATUS LIKE 'server_audit%'")}
         except pymysql.err.MySQLError as e:
             raise FactError(f"{where}: query failed: {e}".splitlines()[0]) from None
         finally:
             conn.close()
+        facts.audit_log = _audit_log(ctx, facts.variables, audit_status, started)
+        return facts
 
     @staticmethod
     def _read(conn: Any, where: str) -> MariaDBFacts:
         def rows(sql: str) -> list[tuple]:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return list(cur.fetchall())
+            return _rows(conn, sql)
 
         version = rows("SELECT VERSION()")[0][0]
         variables = {str(k).lower(): str(v) for k, v in rows("SHOW GLOBAL VARIABLES")}
@@ -134,3 +158,48 @@ class MariaDBSource(FactSource):
                             databases=databases, tablespaces=tablespaces,
                             session_tls_version=status.get("ssl_version", ""),
                             session_cipher=status.get("ssl_cipher", ""))
+
+
+def _rows(conn: Any, sql: str) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return list(cur.fetchall())
+
+
+def _audit_log(ctx: Context, variables: dict[str, str], status: dict[str, str],
+               started: float) -> Union[AuditLogFacts, Unavailable]:
+    """The audit log file's size and time as the Docker engine stats it (HEAD on the archive API: no
+    exec, no read of the content). A log sent to syslog has no file here; that is said, not guessed."""
+    from plancheck.facts.containers import docker_client, find_service
+
+    if variables.get("server_audit_output_type", "file").lower() != "file":
+        return AuditLogFacts(status=status, file=f"syslog ({variables.get('server_audit_output_type')})",
+                             session_started=started)
+    path = variables.get("server_audit_file_path") or "server_audit.log"
+    if not path.startswith("/"):
+        path = variables.get("datadir", "/var/lib/mysql/").rstrip("/") + "/" + path
+    try:
+        client = docker_client(ctx)
+        try:
+            cid = find_service(client, ctx, ctx.profile.mariadb.container)["Id"]
+            res = client.api.head(client.api._url("/containers/{0}/archive", cid), params={"path": path},
+                                  timeout=ctx.timeout)
+            if res.status_code != 200:
+                return Unavailable(kind="unknown", reason=f"cannot stat the audit log {path}: HTTP {res.status_code}")
+            stat = json.loads(base64.b64decode(res.headers.get("X-Docker-Container-Path-Stat", "")))
+        finally:
+            client.close()
+    except FactError as e:
+        return Unavailable(kind="unknown", reason=f"cannot stat the audit log {path}: {e}")
+    except Exception as e:  # docker errors, timeouts, a garbled header: one line
+        return Unavailable(kind="unknown", reason=f"cannot stat the audit log {path}: {type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:160] if str(e) else ''}")
+    mtime = _rfc3339(str(stat["mtime"])) if stat.get("mtime") else None
+    return AuditLogFacts(status=status, file=path, file_bytes=int(stat.get("size", 0)), file_mtime=mtime,
+                         session_started=started)
+
+
+def _rfc3339(text: str) -> float:
+    """Docker's times carry nanoseconds ("...T10:59:54.994778160Z"); Python reads microseconds."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
+    return dt.datetime.fromisoformat(text).timestamp()

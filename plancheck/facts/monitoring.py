@@ -57,7 +57,7 @@ class AlertmanagerConfig(BaseModel):
 
 
 class MonitoringFacts(Facts):
-    prometheus_ready: Union[bool, Unavailable]
+    prometheus_ready: Union[str, Unavailable]  # what GET /-/ready answered: "HTTP 200: ... is Ready."
     prometheus_version: Union[str, Unavailable]
     scrape_jobs: dict[str, ScrapeJob]
     scrape_source: str = ""
@@ -166,6 +166,7 @@ class MonitoringSource(FactSource):
             raise NoSource("monitoring: the profile's target names no prometheus endpoint")
         prom = Api(ctx, "prometheus")
         try:
+            ready = prom.probe("/-/ready")
             build = prom.get("/api/v1/status/buildinfo")
             version = str((build.get("data") or {}).get("version", "?"))
             jobs = _live_targets(prom.get("/api/v1/targets", {"state": "active"}))
@@ -189,7 +190,7 @@ class MonitoringSource(FactSource):
             am_source = f"{api.base}/api/v2/status"
             am = parse_alertmanager(str((status.get("config") or {}).get("original", "")), am_source)
         return MonitoringFacts(
-            source=prom.base, prometheus_ready=True, prometheus_version=version, scrape_jobs=jobs,
+            source=prom.base, prometheus_ready=ready, prometheus_version=version, scrape_jobs=jobs,
             scrape_source=f"{prom.base}/api/v1/targets", metrics=metrics, metrics_window_s=window,
             rules=rules, rules_source=f"{prom.base}/api/v1/rules", alertmanager=am,
             alertmanager_source=am_source)

@@ -31,6 +31,10 @@ class RedisFacts(Facts):
     command_access: Union[dict[str, list[str]], Unavailable]
     unauthenticated_access: Union[bool, Unavailable]  # a client with no credentials could run PING
     plaintext_port_open: Union[bool, Unavailable]
+    # static: redis.conf lines naming a directive redis-server does not know, one line each
+    # ("redis.conf:12: unknown directive 'maxmemroy'"); see optionfile.parse_redis_conf
+    unknown_directives: Union[list[str], Unavailable] = Unavailable(
+        reason="redis.conf is read in static mode only (a running server refused unknown directives)", kind="absent")
 
 
 def _command_access(users: list[str], renamed: dict[str, str], commands: list[str]) -> dict[str, list[str]]:
@@ -48,9 +52,10 @@ def _command_access(users: list[str], renamed: dict[str, str], commands: list[st
     return out
 
 
-def _conf_from_text(text: str, origin: str) -> tuple[dict[str, str], list[str], dict[str, str]]:
+def _conf_from_text(text: str, origin: str, unknown: list[str] | None = None,
+                    ) -> tuple[dict[str, str], list[str], dict[str, str]]:
     try:
-        return parse_redis_conf(text, origin)
+        return parse_redis_conf(text, origin, unknown)
     except ConfigSyntaxError as e:
         raise FactError(str(e)) from None
 
@@ -67,8 +72,9 @@ class RedisSource(FactSource):
         conf: dict[str, str] = {}
         users: list[str] = []
         renamed: dict[str, str] = {}
+        unknown: list[str] = []
         for f in files:  # later files win, as with `include` at the end of redis.conf
-            c, u, r = _conf_from_text(ctx.read_text(f), str(ctx.path(f)))
+            c, u, r = _conf_from_text(ctx.read_text(f), str(ctx.path(f)), unknown)
             conf.update(c)
             users += u
             renamed.update(r)
@@ -83,7 +89,7 @@ class RedisSource(FactSource):
                                      "only the running server shows them")
             return RedisFacts(source=", ".join(files), version=u, config=conf, config_source="redis.conf",
                               persistence=u, command_access=why, unauthenticated_access=why,
-                              plaintext_port_open=conf.get("port", "6379") != "0")
+                              plaintext_port_open=conf.get("port", "6379") != "0", unknown_directives=unknown)
         if not any(parse_user(u)[0] == "default" for u in users):
             # Redis's built-in default user: open unless requirepass gives it a password
             users.insert(0, "default on " + ("#configured" if "requirepass" in conf else "nopass") + " ~* &* +@all")
@@ -92,7 +98,7 @@ class RedisSource(FactSource):
                           persistence=u, command_access=_command_access(users, renamed,
                                                                         ctx.profile.redis.protected_commands),
                           unauthenticated_access=user_enabled(default_rules) and "nopass" in default_rules,
-                          plaintext_port_open=conf.get("port", "6379") != "0")
+                          plaintext_port_open=conf.get("port", "6379") != "0", unknown_directives=unknown)
 
     def live(self, ctx: Context) -> RedisFacts:
         import redis
@@ -145,27 +151,38 @@ class RedisSource(FactSource):
                     if verdict and user_enabled(rules):
                         allowed.append(name)
                 access[cmd] = sorted(allowed)
+        # Each probe has three outcomes: accepted, refused by the protocol, or could not tell. Only a
+        # refusal the server itself gave counts as refused; a timeout or a library error is "unknown".
+        unauth: bool | Unavailable
         anonymous = redis.Redis(**common)
         try:
             anonymous.ping()
             unauth = True
-        except (AuthenticationError, ResponseError):
-            unauth = False
-        except RedisError:
-            unauth = False
+        except AuthenticationError:
+            unauth = False  # NOAUTH / WRONGPASS: the server refused a client without credentials
+        except ResponseError as e:
+            unauth = False if any(w in str(e) for w in ("NOAUTH", "NOPERM", "WRONGPASS")) else Unavailable(
+                kind="unknown", reason=f"anonymous PING to {host}:{ep.port}: unexpected reply {str(e)[:120]}")
+        except RedisError as e:
+            unauth = Unavailable(kind="unknown", reason=f"anonymous PING to {host}:{ep.port} got no answer: "
+                                 f"{type(e).__name__}: {str(e).splitlines()[0][:120]}")
         finally:
             anonymous.close()
+        plaintext: bool | Unavailable
         plain = redis.Redis(host=host, port=ep.port, socket_timeout=ctx.timeout, socket_connect_timeout=ctx.timeout,
                             retry=None)
         try:
             plain.ping()
             plaintext = True
-        except AuthenticationError:
-            plaintext = True  # it spoke RESP in clear text: the port takes plaintext
-        except ResponseError as e:
-            plaintext = "NOAUTH" in str(e) or "NOPERM" in str(e)
-        except RedisError:
-            plaintext = False
+        except (AuthenticationError, ResponseError):
+            plaintext = True  # it answered RESP in clear text (even an error): the port takes plaintext
+        except redis.exceptions.TimeoutError as e:
+            plaintext = Unavailable(kind="unknown", reason=f"plaintext PING to {host}:{ep.port} timed out: {e}")
+        except redis.exceptions.ConnectionError:
+            plaintext = False  # closed or reset by the TLS listener (or refused): no plaintext RESP
+        except RedisError as e:
+            plaintext = Unavailable(kind="unknown", reason=f"plaintext PING to {host}:{ep.port}: "
+                                    f"{type(e).__name__}: {str(e).splitlines()[0][:120]}")
         finally:
             plain.close()
         client.close()

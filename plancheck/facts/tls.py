@@ -318,9 +318,36 @@ def websocket_probe(host: str, port: int, sni: str, path: str, ca: str, timeout:
         tls.close()
 
 
+class Inconclusive(Exception):
+    """A handshake that neither completed nor was refused by the server (a timeout, a local library
+    error): no verdict on the version, so the endpoint's checks error instead of reading "refused"."""
+
+
+# What a server's refusal of an offered version or suite looks like: a TLS alert, or the connection
+# closed or reset in answer to the ClientHello. Anything else (a timeout above all) is inconclusive.
+_HANDSHAKE_REFUSALS = ("alert", "handshake failure", "wrong version number", "unsupported protocol",
+                       "no shared cipher", "unexpected eof", "eof occurred", "reset by peer", "connection reset",
+                       "connection closed", "broken pipe", "unexpected message", "record layer failure",
+                       "peer did not send data back",
+                       "no ciphers available", "version too low", "unknown protocol")
+
+
+def classify_handshake_failure(e: BaseException) -> None:
+    """Return when `e` is the server refusing the handshake; raise Inconclusive otherwise."""
+    text = _line(e)
+    if isinstance(e, (socket.timeout, TimeoutError)):
+        raise Inconclusive(f"timed out: {text}")
+    if isinstance(e, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, EOFError)):
+        return
+    if any(m in text.lower() for m in _HANDSHAKE_REFUSALS):
+        return
+    raise Inconclusive(f"{type(e).__name__}: {text}")
+
+
 def _nassl_handshake(host: str, port: int, timeout: float, protocol: str, version: str, files: tuple[str, str, str],
                      suite: Optional[str] = None) -> Optional[str]:
-    """One handshake offering only `version` (and `suite`): the negotiated cipher, or None if refused."""
+    """One handshake offering only `version` (and `suite`): the negotiated cipher, or None when the
+    server refused it (an alert, a reset). Raises Inconclusive when it could not tell."""
     from nassl.legacy_ssl_client import LegacySslClient
     from nassl.ssl_client import OpenSslVerifyEnum, OpenSslVersionEnum, SslClient
 
@@ -338,7 +365,8 @@ def _nassl_handshake(host: str, port: int, timeout: float, protocol: str, versio
             client.set_cipher_list("ALL:COMPLEMENTOFALL" + (":@SECLEVEL=0" if cls is SslClient else ""))
         client.do_handshake()
         return client.get_current_cipher_name()
-    except Exception:  # an alert, a reset, "no protocols available": refused
+    except Exception as e:
+        classify_handshake_failure(e)  # raises Inconclusive unless the server refused
         return None
     finally:
         try:
@@ -500,6 +528,8 @@ class TlsSource(FactSource):
                 try:
                     negotiated[name] = fut.result()
                     out[name].versions = {v: c is not None for v, c in negotiated[name].items()}
+                except Inconclusive as e:
+                    out[name].error = f"{name} at {out[name].address}: a version probe was inconclusive: {e}"
                 except Exception as e:
                     out[name].error = f"{name} at {out[name].address}: {_line(e)}"
             # the cipher suites of every accepted version: sslyze where it speaks the protocol
@@ -724,6 +754,9 @@ class MtlsSource(FactSource):
             foreign = mint_foreign(cn, Path(tmp))
             expired: Optional[tuple[str, str]] = None
             no_key = ""
+            # the profile chose not to name the CA key: the case cannot be run here (skipped); a key it
+            # names that cannot be read is a failure to observe (error)
+            no_key_kind: Literal["absent", "unknown"] = "absent" if not ca_key else "unknown"
             if not ca_key:
                 no_key = "the profile names no platform CA key (target.tls_client.ca_key): cannot mint an expired " \
                          "certificate from the platform CA"
@@ -746,7 +779,7 @@ class MtlsSource(FactSource):
                     out[name] = MtlsEndpointFacts(address=f"{host}:{ep.port}", protocol=spec.protocol, cases={})
                     for case, files in clients.items():
                         if files is None:
-                            out[name].cases[case] = Unavailable(reason=no_key)
+                            out[name].cases[case] = Unavailable(reason=no_key, kind=no_key_kind)
                             continue
                         c, k = files
                         fn: Callable[[], MtlsCase]

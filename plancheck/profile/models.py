@@ -37,6 +37,18 @@ def _cron(v: str) -> str:
     return v
 
 
+def _timezone(v: str) -> str:
+    """An IANA time zone name the tz database knows (Asia/Seoul), never a path or a made-up zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {shown}: expected an IANA name such as Asia/Seoul or UTC") from None
+    return v
+
+
 def _setting(v: object) -> object:
     # A tunable that looks like a quantity ('48GB') must be a valid size: '48QB' is a typo, not text.
     if looks_like_quantity(v):
@@ -48,6 +60,7 @@ Size = Annotated[int, BeforeValidator(_size)]
 Days = Annotated[float, BeforeValidator(_days)]
 Mbps = Annotated[int, BeforeValidator(_mbps)]
 Cron = Annotated[str, AfterValidator(_cron)]
+TimeZone = Annotated[str, AfterValidator(_timezone)]
 Setting = Annotated[Union[bool, int, str], AfterValidator(_setting)]
 Severity = Literal["critical", "high", "medium", "low"]
 
@@ -58,8 +71,9 @@ class Strict(BaseModel):
 
 # --- 1.1 hardware -------------------------------------------------------------------------------
 class Cpu(Strict):
-    vendor: str
-    family: str
+    # None: any (the reference deployment needs cores, not a vendor; the plan names Intel Xeon Scalable)
+    vendor: Optional[str] = None
+    family: Optional[str] = None
     min_cores: int = 1
 
 
@@ -165,6 +179,8 @@ class MariaDB(Strict):
     tls_versions: list[str]
     encryption: MariaDBEncryption
     audit_plugin: str = "server_audit"
+    # event classes server_audit must log (server_audit_events): logins, schema changes, grants
+    audit_events: list[str] = ["CONNECT", "QUERY_DDL", "QUERY_DCL"]
     x509_users: list[str]
     allowed_user_hosts: list[str] = ["localhost", "127.0.0.1", "::1", "%"]
     root_hosts: list[str] = ["localhost", "127.0.0.1", "::1"]
@@ -183,7 +199,7 @@ class Backup(Strict):
     tool: str
     container: str
     schedule: Cron
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     retention: Days
     incremental: bool
     max_age: Days = 26 / 24
@@ -434,6 +450,7 @@ class Profile(Strict):
     monitoring: Monitoring
     logs: Logs
     gpu_required: bool = True  # prod: a host without its GPUs fails; a lab/baseline profile skips
+    report_language: Optional[Literal["ko", "en"]] = None  # labels of report.html; --lang overrides
     target: Target
 
     def container_networks(self, name: str) -> list[str]:

@@ -12,6 +12,9 @@ import pytest
 from tests.audit import AuditResult, run_audit
 
 PROJECT = "plancheck-baseline"
+# The clean baseline's live audit observes and passes about 800 checks; far fewer means a source or a
+# whole family stopped observing (a run that errors or skips everywhere must not be the reference).
+MIN_CLEAN_PASSES = 600
 DOCKER = "/usr/bin/docker"
 
 
@@ -64,6 +67,10 @@ def clean_baseline(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
     """The live audit of the untouched baseline: the reference every break is compared with."""
     res = run_audit(tmp_path_factory.mktemp("clean"), "baseline")
     assert res.failed == set(), f"the baseline is not compliant before any break: {sorted(res.failed)}"
+    assert res.errors == set(), f"the clean baseline's audit could not judge: {sorted(res.errors)}"
+    passed = len(res.items("passed"))
+    assert passed >= MIN_CLEAN_PASSES, f"only {passed} checks passed on the clean baseline (< {MIN_CLEAN_PASSES})"
+    assert res.exit_code == 0, f"the clean baseline's audit exited {res.exit_code}"
     return res
 
 

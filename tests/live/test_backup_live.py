@@ -79,6 +79,7 @@ def test_backup_controls_pass(tmp_path: Path, incremental: str) -> None:
     assert {f"BK-00{i}" for i in range(1, 10)} <= res.controls("passed")
 
 
+@pytest.mark.breaks("BK-001")
 def test_cron_at_0300(tmp_path: Path) -> None:
     with edited(CRONTAB, "\n0 2 * * * ", "\n0 3 * * * "):
         res = audit(tmp_path, *BK)
@@ -87,6 +88,7 @@ def test_cron_at_0300(tmp_path: Path) -> None:
     assert audit(tmp_path, *BK).failed == set()
 
 
+@pytest.mark.breaks("BK-003")
 def test_retention_7_days(tmp_path: Path) -> None:
     with edited(CONF, "\nRETENTION_DAYS=30\n", "\nRETENTION_DAYS=7\n"):
         res = audit(tmp_path, *BK)
@@ -105,6 +107,7 @@ def _days_earlier(iso: str, days: int) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@pytest.mark.breaks("BK-004")
 def test_newest_backup_3_days_old(tmp_path: Path, incremental: str) -> None:
     """The newest backup is 3 days old: every backup's times move 3 days back (so none is fresher)."""
     with contextlib.ExitStack() as stack:
@@ -118,6 +121,7 @@ def test_newest_backup_3_days_old(tmp_path: Path, incremental: str) -> None:
     assert audit(tmp_path, *BK).failed == set()
 
 
+@pytest.mark.breaks("BK-005")
 def test_chain_broken(tmp_path: Path, incremental: str) -> None:
     m = json.loads(bsh(f"cat {incremental}/manifest.json"))
     with manifest_changed(incremental, from_lsn=int(m["from_lsn"]) + 1):
@@ -157,6 +161,7 @@ def test_restore_drill(tmp_path: Path, incremental: str, record_property) -> Non
 
 
 @pytest.mark.restore_drill
+@pytest.mark.breaks("BK-010")
 def test_corrupt_newest_backup_fails_the_drill(tmp_path: Path, incremental: str) -> None:
     payload = f"{incremental}/backup.mbstream.enc"
     size = int(bsh(f"stat -c %s {payload}"))

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
+import pytest
+
 from tests.audit import ROOT, run_audit
 from tests.live.conftest import DOCKER, container, sh
 
@@ -62,6 +64,7 @@ def exporter_stopped(service: str, job: str) -> Iterator[None]:
         wait_for(lambda: _job_up(job), f"Prometheus to see {job} up again", timeout=120)
 
 
+@pytest.mark.breaks("MON-002")
 def test_exporter_stopped(tmp_path: Path) -> None:
     with exporter_stopped("mysqld-exporter", "mariadb"):
         res = audit(tmp_path)
@@ -87,6 +90,7 @@ def rule_file_removed(name: str, alert: str) -> Iterator[None]:
         wait_for(lambda: _rule_loaded(alert), f"Prometheus to load {alert} again")
 
 
+@pytest.mark.breaks("MON-004")
 def test_alert_rule_file_removed(tmp_path: Path) -> None:
     with rule_file_removed("applications.yml", "HighApiLatency"):
         res = audit(tmp_path)

@@ -220,7 +220,8 @@ def _failing(res) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {c["nodeid"]: c["control"] for c in res.checks if c["outcome"] in ("failed", "error")}
 
 
-@pytest.mark.parametrize("name", list(BREAKS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.breaks(c) for c in sorted(b[2])], id=n)
+                                  for n, b in BREAKS.items()])
 def test_network_break_is_detected(name: str, baseline_audit, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     """Failures the baseline already has (reported by the clean run) are subtracted: the break must add
     exactly its controls, and restoring must bring back exactly the clean state."""
@@ -237,6 +238,7 @@ def test_network_break_is_detected(name: str, baseline_audit, tmp_path_factory) 
     assert _failing(healed) == before, [c["message"] for c in healed.items("failed")]
 
 
+@pytest.mark.breaks("PORT-001")
 def test_external_scan_finds_the_extra_port(baseline_audit, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
     with admin_portal_on_outside_address(tmp_path_factory.mktemp("extra")):
         res = baseline_audit("-k", "test_ports_from_vantage")

@@ -1,8 +1,8 @@
 """An unreachable platform: every live check of it fails or errors with one clear "cannot reach"
-line, the run ends quickly (timeouts on every call), and the reports are still written."""
+line and the reports are still written. In tests/live: it needs the baseline's deploy-time PKI and
+probes the vantage namespaces. How long it takes is measured in bench/, never asserted here."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import yaml
@@ -26,14 +26,14 @@ def _assert_all_unreachable(res, needle: str) -> None:  # type: ignore[no-untype
     assert platform, "no platform checks ran"
     judged = [c for c in platform if c["outcome"] in ("failed", "error")]
     skipped = [c for c in platform if c["outcome"] == "skipped"]
-    # "no container outside the plan" is truthfully met by an empty project
-    passed = [c for c in platform if c["outcome"] == "passed" and c["control"] != "CT-027"]
+    passed = [c for c in platform if c["outcome"] == "passed"]
     assert not passed, [c["nodeid"] for c in passed][:5]
     # skipped only where the profile says a container cannot run here (GPU, registry-only services)
     assert all("cannot be installed" in c["message"] or "GPU" in c["message"] for c in skipped), \
         {c["message"] for c in skipped}
-    # findings only where absence itself is the finding (the containers and networks are missing)
-    assert {c["control"] for c in judged if c["outcome"] == "failed"} <= {"CT-001", "NET-001"}
+    # findings only where absence itself is the finding (the containers and networks are missing; the
+    # containers running on the host belong to no planned project: CT-027)
+    assert {c["control"] for c in judged if c["outcome"] == "failed"} <= {"CT-001", "CT-027", "CT-028", "NET-001"}
     assert all(needle in c["message"] for c in judged if c["outcome"] == "error"), \
         {c["message"] for c in judged if c["outcome"] == "error" and needle not in c["message"]}
     assert all("\n" not in c["message"] and "Traceback" not in c["message"] for c in judged)
@@ -41,9 +41,8 @@ def _assert_all_unreachable(res, needle: str) -> None:  # type: ignore[no-untype
 
 def test_docker_engine_unreachable(tmp_path: Path) -> None:
     profile = _child(tmp_path, {"docker_host": f"unix://{tmp_path}/no-docker.sock", "timeout_s": 2})
-    t0 = time.monotonic()
-    res = run_audit(tmp_path, str(profile))
-    assert time.monotonic() - t0 < 60 and res.exit_code == 1
+    res = run_audit(tmp_path, str(profile), allow_all_errors=True)
+    assert res.exit_code == 1
     _assert_all_unreachable(res, "cannot reach")
     assert (tmp_path / "reports/latest/junit.xml").exists() and (tmp_path / "reports/latest/report.html").exists()
 
@@ -52,9 +51,8 @@ def test_nothing_deployed(tmp_path: Path) -> None:
     """The engine answers but the compose project has no containers (the baseline is down)."""
     compose = yaml.safe_load((ROOT / "profiles/baseline.yaml").read_text())["target"]["compose"]
     profile = _child(tmp_path, {"compose": {**compose, "project_name": "plancheck-not-deployed"}, "timeout_s": 2})
-    t0 = time.monotonic()
-    res = run_audit(tmp_path, str(profile))
-    assert time.monotonic() - t0 < 60 and res.exit_code == 1
+    res = run_audit(tmp_path, str(profile), allow_all_errors=True)
+    assert res.exit_code == 1
     _assert_all_unreachable(res, "cannot reach")
 
 
@@ -64,7 +62,7 @@ def test_no_probe_to_an_address_that_is_not_on_this_host(tmp_path: Path) -> None
     endpoints = yaml.safe_load((ROOT / "profiles/baseline.yaml").read_text())["target"]["endpoints"]
     endpoints["gateway"] = {**endpoints["gateway"], "host": "203.0.113.99"}
     profile = _child(tmp_path, {"endpoints": endpoints})
-    res = run_audit(tmp_path, str(profile), args=["-k", "test_tls and gateway"])
+    res = run_audit(tmp_path, str(profile), args=["-k", "test_tls and gateway"], allow_all_errors=True)
     judged = [c for c in res.checks if c["outcome"] in ("failed", "error")]
     assert judged and not [c for c in res.checks if c["outcome"] == "passed"]
     assert all("203.0.113.99:443: the address is not configured on this host" in c["message"] for c in judged)

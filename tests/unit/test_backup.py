@@ -48,7 +48,8 @@ def good_backup() -> Facts:
         sets.append({"name": name, "chain": chain, "path": f"/backups/chains/{chain}/{name}",
                      "mtime": (start + dt.timedelta(seconds=40)).timestamp(), "manifest": m, "manifest_error": "",
                      "files": [{"name": "manifest.json", "bytes": 900, "head": b'{\n "format'.hex()[:32]},
-                               {"name": "backup.mbstream.enc", "bytes": 9_000_000, "head": b"Salted__12345678".hex()},
+                               {"name": "backup.mbstream.enc", "bytes": 9_000_000, "head": b"Salted__12345678".hex(),
+                                "sha256": "ab" * 32},
                                {"name": "mariabackup.log", "bytes": 4000, "head": b"[00] 2026-11-27 ".hex()}]})
     return {"source": "recorded", "observed_at": T.timestamp(),
             "cron": [{"schedule": "0 2 * * *", "user": "mysql", "command": "/usr/local/bin/plancheck-backup auto",
@@ -118,6 +119,8 @@ CASES: dict[str, Callable[[Facts], None]] = {
     "BK-008": lambda f: f["backup"].update(stray_files=["/backups/backup.key"]),
     "BK-009": lambda f: _newest(f)["manifest"].pop("tables"),
     "BK-010": lambda f: f["restore_drill"]["tables"]["appdb.users"].update(restored_checksum=99),
+    # a payload damaged after it was written: its digest no longer matches the manifest
+    "BK-011": lambda f: _newest(f)["files"][1].update(sha256="cd" * 32),
 }
 
 
@@ -138,7 +141,7 @@ def test_good_backups_pass(tmp_path: Path) -> None:
     assert "RTO 21.4 s" in drill["found"]
 
 
-@pytest.mark.parametrize("control", sorted(CASES))
+@pytest.mark.parametrize("control", [pytest.param(c, marks=pytest.mark.breaks(c), id=c) for c in sorted(CASES)])
 def test_control_fails_on_its_broken_fact(tmp_path: Path, control: str) -> None:
     facts = _facts()
     CASES[control](facts)
@@ -157,6 +160,7 @@ def test_more_failures(tmp_path: Path, change: Callable[[Facts], None], extra: s
     assert len(res.failed) == 1 and extra in res.items("failed")[0]["message"]
 
 
+@pytest.mark.breaks("BK-010")
 def test_drill_failure_is_reported(tmp_path: Path) -> None:
     facts = _facts()
     facts["restore_drill"]["error"] = "20261126T170000Z-inc: payload backup.mbstream.enc does not match its manifest"

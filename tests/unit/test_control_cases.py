@@ -91,6 +91,7 @@ CASES: dict[str, Callable[[Facts], None]] = {
     "CT-025": ctr("redis", image="plancheck/redis:latest"),
     "CT-026": ctr("redis", healthcheck=False),
     "CT-027": extra_container,
+    "CT-028": lambda f: f["containers"]["networks"]["data"]["members"].append("debug-shell"),
     "NET-001": network_routed,
     "DB-001": lambda f: f["mariadb"].update(version="10.6.18-MariaDB"),
     "DB-002": var("mariadb", "variables", "max_connections", "151"),
@@ -127,6 +128,7 @@ CASES: dict[str, Callable[[Facts], None]] = {
     "WEB-005": site("gateway", proxy_ssl_verify="off"),
     "WEB-006": lambda f: f["nginx"]["sites"]["gateway"]["listeners"].append({"port": 80, "ssl": False}),
     "WEB-007": lambda f: f["nginx"]["sites"]["gateway"]["headers"].pop("X-Frame-Options"),
+    "MON-001": lambda f: f["monitoring"].update(prometheus_ready="HTTP 503: Service Unavailable"),
 }
 
 
@@ -137,7 +139,7 @@ def test_good_facts_pass(tmp_path: Path) -> None:
     assert set(CASES) <= covered, sorted(set(CASES) - covered)
 
 
-@pytest.mark.parametrize("control", sorted(CASES))
+@pytest.mark.parametrize("control", [pytest.param(c, marks=pytest.mark.breaks(c), id=c) for c in sorted(CASES)])
 def test_control_fails_on_its_broken_fact(tmp_path: Path, control: str) -> None:
     res = run_audit(tmp_path, "baseline", facts=mutate(GOOD, CASES[control]))
     assert res.failed == {control}
@@ -170,7 +172,8 @@ def test_plan_controls_pass_on_baseline(tmp_path: Path) -> None:
     assert run_audit(tmp_path, "baseline", args=["-k", "test_allocation"]).failed == set()
 
 
-@pytest.mark.parametrize("control", sorted(PROFILE_CASES))
+@pytest.mark.parametrize("control", [pytest.param(c, marks=pytest.mark.breaks(c), id=c)
+                                     for c in sorted(PROFILE_CASES)])
 def test_plan_control_fails_on_its_broken_number(tmp_path: Path, control: str) -> None:
     child = tmp_path / "broken.yaml"
     child.write_text(yaml.safe_dump({"extends": str(ROOT / "profiles/baseline.yaml"), **PROFILE_CASES[control]}))

@@ -58,6 +58,7 @@ def test_audit_policy_deleting_after_30_days_fails(tmp_path: Path) -> None:
     assert failed[0]["control"] == "LOG-005" and "1825 days" in failed[0]["message"] and "30d" in failed[0]["message"]
 
 
+@pytest.mark.breaks("LOG-005")
 def test_policy_without_delete_phase_fails(tmp_path: Path) -> None:
     doc = copy.deepcopy(recorded("elasticsearch/ilm_policy.json"))
     del doc["logs-realtime"]["policy"]["phases"]["delete"]
@@ -77,7 +78,7 @@ def test_missing_policy_fails(tmp_path: Path) -> None:
 
 def test_unreachable_is_one_line_error(tmp_path: Path) -> None:
     with FakeRest({"/": (503, {"error": "unavailable"})}) as srv:
-        res = run_audit(tmp_path, _profile(tmp_path, srv.port), args=ARGS)
+        res = run_audit(tmp_path, _profile(tmp_path, srv.port), args=ARGS, allow_all_errors=True)
     errs = res.items("error") + res.items("failed")
     assert errs and all("HTTP 503" in c["message"] and "\n" not in c["message"] for c in errs)
 

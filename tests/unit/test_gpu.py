@@ -103,6 +103,7 @@ def test_good_facts_pass(tmp_path: Path) -> None:
     assert "test_gpu_users_as_planned[gpu2]" in items(res, "passed")  # vector-db and training-server share GPU 2
 
 
+@pytest.mark.breaks("GPU-001")
 def test_card_missing(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["gpus"] = facts["gpu"]["gpus"][:3]
@@ -114,6 +115,7 @@ def test_card_missing(tmp_path: Path) -> None:
     assert "test_gpu_model[gpu3]" in items(res, "skipped")  # reported once, by GPU-001
 
 
+@pytest.mark.breaks("GPU-002")
 def test_wrong_model(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["gpus"][1]["name"] = "NVIDIA RTX 4000 SFF Ada Generation"  # a different card of the same family
@@ -122,6 +124,7 @@ def test_wrong_model(tmp_path: Path) -> None:
     assert items(res, "failed") == {"test_gpu_model[gpu1]"}
 
 
+@pytest.mark.breaks("GPU-003")
 def test_small_memory(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["gpus"][0]["memory_total"] = 16 * 2**30
@@ -129,13 +132,14 @@ def test_small_memory(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("field,value,control", [
-    ("ecc", False, "GPU-005"),
-    ("ecc", "not supported", "GPU-005"),
-    ("persistence", False, "GPU-006"),
-    ("mig", True, "GPU-007"),
-    ("pcie_generation_max", 3, "GPU-008"),
-    ("pcie_width", 8, "GPU-008"),
-])
+    pytest.param(field, value, control, marks=pytest.mark.breaks(control)) for field, value, control in [
+        ("ecc", False, "GPU-005"),
+        ("ecc", "not supported", "GPU-005"),
+        ("persistence", False, "GPU-006"),
+        ("mig", True, "GPU-007"),
+        ("pcie_generation_max", 3, "GPU-008"),
+        ("pcie_width", 8, "GPU-008"),
+    ]])
 def test_gpu_mode_wrong(tmp_path: Path, field: str, value: Any, control: str) -> None:
     facts = good()
     facts["gpu"]["gpus"][2][field] = value
@@ -144,6 +148,7 @@ def test_gpu_mode_wrong(tmp_path: Path, field: str, value: Any, control: str) ->
     assert {i.split("[")[1] for i in items(res, "failed")} == {"gpu2]"}
 
 
+@pytest.mark.breaks("GPU-004")
 def test_driver_too_old(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["driver_version"] = "525.105.17"
@@ -152,6 +157,8 @@ def test_driver_too_old(tmp_path: Path) -> None:
     assert "expected >= 535.0, found 525.105.17" in next(c["message"] for c in res.checks if c["control"] == "GPU-004")
 
 
+@pytest.mark.breaks("GPU-013")
+@pytest.mark.breaks("GPU-015")
 def test_process_on_wrong_gpu(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["processes"].append(process(999, 3, "llm-server"))  # llm-server is pinned to 0 and 1
@@ -160,6 +167,8 @@ def test_process_on_wrong_gpu(tmp_path: Path) -> None:
     assert items(res, "failed") == {"test_processes_on_planned_gpus[llm-server]", "test_gpu_users_as_planned[gpu3]"}
 
 
+@pytest.mark.breaks("GPU-014")
+@pytest.mark.breaks("GPU-015")
 def test_unplanned_container_holds_gpu_observed(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["processes"].append(process(4242, 0, "mariadb"))
@@ -168,6 +177,7 @@ def test_unplanned_container_holds_gpu_observed(tmp_path: Path) -> None:
     assert items(res, "failed") == {"test_processes_none_unplanned[mariadb]", "test_gpu_users_as_planned[gpu0]"}
 
 
+@pytest.mark.breaks("GPU-015")
 def test_host_process_shares_a_gpu(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["processes"].append(process(77, 1, None, name="cuda_hold"))
@@ -177,16 +187,18 @@ def test_host_process_shares_a_gpu(tmp_path: Path) -> None:
     assert "host process cuda_hold (pid 77)" in msg
 
 
-def test_unattributable_process_skips_use_controls(tmp_path: Path) -> None:
+def test_unattributable_process_errors_use_controls(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"]["processes"].append({"pid": 55, "gpu": 0, "container_id": "f" * 64})
     facts["gpu"]["container_lookup"] = {"reason": "cannot map GPU processes to services: docker not reachable"}
     res = run_audit(tmp_path, "prod", facts=facts, args=SELECT)
-    assert failed_ids(res) == set()
-    skipped = [c for c in res.checks if c["control"] in ("GPU-013", "GPU-014", "GPU-015")]
-    assert skipped and all(c["outcome"] == "skipped" and "docker not reachable" in c["message"] for c in skipped)
+    # pinning cannot be judged: an error naming the cause, never a skip or a pass
+    assert res.failed == set()
+    judged = [c for c in res.checks if c["control"] in ("GPU-013", "GPU-014", "GPU-015")]
+    assert judged and all(c["outcome"] == "error" and "docker not reachable" in c["message"] for c in judged)
 
 
+@pytest.mark.breaks("GPU-009")
 def test_nvidia_runtime_missing(tmp_path: Path) -> None:
     facts = good()
     facts["gpu"].update(docker_runtimes=["io.containerd.runc.v2", "runc"], container_toolkit=None)
@@ -216,6 +228,8 @@ def test_nvml_absent_skips_without_gpu_required(tmp_path: Path) -> None:
     assert gpu and all(c["outcome"] == "skipped" and c["message"] == NO_NVML for c in gpu)
 
 
+@pytest.mark.breaks("GPU-010")
+@pytest.mark.breaks("GPU-011")
 def test_compose_pinning_wrong_without_nvml_facts(tmp_path: Path) -> None:
     """The desired side: compose facts alone (no GPU facts recorded, as in static mode)."""
     facts = {"containers": good_containers()}
@@ -239,6 +253,8 @@ def test_platform_without_gpus_may_leave_reservations_out(tmp_path: Path) -> Non
     assert {"test_pinning_reservation[llm-server]", "test_pinning_exposure[llm-server]"} <= items(res, "skipped")
 
 
+@pytest.mark.breaks("GPU-010")
+@pytest.mark.breaks("GPU-011")
 def test_inspect_pinning_by_uuid(tmp_path: Path) -> None:
     facts = good()
     uuids = [g["uuid"] for g in facts["gpu"]["gpus"]]
@@ -249,6 +265,7 @@ def test_inspect_pinning_by_uuid(tmp_path: Path) -> None:
     assert items(res, "failed") == {"test_pinning_reservation[llm-server]", "test_pinning_exposure[llm-server]"}
 
 
+@pytest.mark.breaks("GPU-011")
 def test_inspect_device_node_widens_exposure(tmp_path: Path) -> None:
     facts = good()
     facts["containers"]["containers"]["vector-db"]["devices"] = ["/dev/nvidia3"]
@@ -256,6 +273,7 @@ def test_inspect_device_node_widens_exposure(tmp_path: Path) -> None:
     assert failed_ids(res) == {"GPU-011"}
 
 
+@pytest.mark.breaks("GPU-012")
 @pytest.mark.parametrize("over", [
     {"gpu_device_ids": ["1"]},
     {"gpu_device_ids": ["all"]},
@@ -282,7 +300,8 @@ def test_gpu_lab_profile(tmp_path: Path) -> None:
     facts = {"gpu": {"source": "NVML", "nvml_available": True, "driver_version": "550.90.07", "cuda_version": "12.4",
                      "gpus": [gpu_device(0, name="NVIDIA H100 80GB HBM3", memory_total=81559 * 2**20, mig=False,
                                          persistence=False, pcie_generation_max=5)],
-                     "docker_runtimes": {"reason": "the docker SDK is not installed here: Docker not observed"}}}
+                     "docker_runtimes": {"reason": "the docker SDK is not installed here: Docker not observed",
+                                         "kind": "absent"}}}
     (tmp_path / "lab").mkdir()
     (tmp_path / "four").mkdir()
     lab = run_audit(tmp_path / "lab", "gpu-lab", facts=facts, args=LAB)

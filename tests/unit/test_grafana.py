@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import pytest
+
 from plancheck.facts.grafana import NOT_CONFIGURED, parse_dashboards, parse_datasources
 from tests.audit import run_audit
 from tests.unit.rest_fake import FakeRest, child_profile, endpoint, recorded
@@ -44,6 +46,7 @@ def test_grafana_pass(tmp_path: Path, monkeypatch: Any) -> None:
     assert NOT_CONFIGURED not in res.doc["run"]["notes"]
 
 
+@pytest.mark.breaks("MON-006")
 def test_unhealthy_datasource_fails(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("PLANCHECK_GRAFANA_PW", "x")
     routes = _routes(**{f"/api/datasources/uid/{UID}/health": (400, recorded("grafana/datasource_health_error.json"))})
@@ -53,6 +56,7 @@ def test_unhealthy_datasource_fails(tmp_path: Path, monkeypatch: Any) -> None:
     assert "unhealthy prometheus data sources" in res.items("failed")[0]["message"]
 
 
+@pytest.mark.breaks("MON-006")
 def test_no_prometheus_datasource_fails(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("PLANCHECK_GRAFANA_PW", "x")
     ds = recorded("grafana/datasources.json")
@@ -62,6 +66,7 @@ def test_no_prometheus_datasource_fails(tmp_path: Path, monkeypatch: Any) -> Non
     assert res.failed == {"MON-006"}
 
 
+@pytest.mark.breaks("MON-007")
 def test_missing_dashboard_fails(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("PLANCHECK_GRAFANA_PW", "x")
     with FakeRest(_routes()) as srv:

@@ -42,14 +42,17 @@ def test_good_host_passes(tmp_path: Path) -> None:
     assert nic["outcome"] == "skipped" and "names no interfaces" in nic["message"]  # prod names none
 
 
-@pytest.mark.parametrize("change,control", [
+HOST_CASES: list[tuple[dict[str, Any], str]] = [
     ({"cpu_vendor": "AMD", "cpu_model": "AMD EPYC 9354 32-Core Processor"}, "HW-001"),
     ({"cpu_model": "Intel(R) Core(TM) i9-13900K"}, "HW-001"),  # Intel, but not a Xeon
     ({"memory_total": 128 * 2**30}, "HW-003"),
     ({"disks": [{"name": "sda", "transport": "sata", "size": 4 * TB, "type": "disk"}]}, "HW-004"),  # SATA, not NVMe
     ({"disks": [{"name": "nvme0n1", "transport": "nvme", "size": 2 * TB, "type": "disk"}]}, "HW-004"),  # too small
     ({"disks": []}, "HW-004"),
-])
+]
+
+
+@pytest.mark.parametrize("change,control", [pytest.param(*c, marks=pytest.mark.breaks(c[1])) for c in HOST_CASES])
 def test_host_fact_wrong(tmp_path: Path, change: dict[str, Any], control: str) -> None:
     res = audit(tmp_path, {**good_host(), **change})
     assert failed_ids(res) == {control}
@@ -62,12 +65,14 @@ def test_disk_message_names_what_was_found(tmp_path: Path) -> None:
     assert "expected nvme >= 3.6TB (planned 4TB)" in msg and "nvme0n1 nvme 1.82TB" in msg
 
 
+@pytest.mark.breaks("HW-002")
 def test_cpu_count_below_minimum(tmp_path: Path) -> None:
     path = profile_file(tmp_path, "cores", "hardware: {cpu: {min_cores: 96}}\n")
     res = audit(tmp_path, good_host(), profile=path)
     assert failed_ids(res) == {"HW-002"}
 
 
+@pytest.mark.breaks("HW-005")
 def test_nic_speed(tmp_path: Path) -> None:
     path = profile_file(tmp_path, "nics", "hardware: {network: {interfaces: [eno1, eno2, eno3, eno4]}}\n")
     host = {**good_host(), "nics": {"eno1": {"present": True, "speed": 10000, "operstate": "up"},

@@ -23,6 +23,7 @@ def _routes(**over: Any) -> dict:
         return 200, recorded("prometheus/query_absent.json" if absent and absent in q else "prometheus/query_fresh.json")
 
     routes: dict[str, Any] = {
+        "/-/ready": (200, "Prometheus Server is Ready."),
         "/api/v1/status/buildinfo": (200, recorded("prometheus/buildinfo.json")),
         "/api/v1/targets": (200, over.get("targets", recorded("prometheus/targets.json"))),
         "/api/v1/rules": (200, over.get("rules", recorded("prometheus/rules.json"))),
@@ -48,6 +49,7 @@ def test_recorded_platform_passes(tmp_path: Path) -> None:
     assert gpu and gpu[0]["outcome"] == "skipped" and "no GPUs" in gpu[0]["message"]
 
 
+@pytest.mark.breaks("MON-002")
 def test_exporter_down_fails_its_job(tmp_path: Path) -> None:
     t = copy.deepcopy(recorded("prometheus/targets.json"))
     for x in t["data"]["activeTargets"]:
@@ -59,6 +61,7 @@ def test_exporter_down_fails_its_job(tmp_path: Path) -> None:
     assert "[mariadb]" in f["nodeid"] and "mysqld-exporter:9104 down" in f["message"]
 
 
+@pytest.mark.breaks("MON-002")
 def test_missing_required_target_fails(tmp_path: Path) -> None:
     t = copy.deepcopy(recorded("prometheus/targets.json"))
     t["data"]["activeTargets"] = [x for x in t["data"]["activeTargets"] if x["labels"]["instance"] != "chat-server:8443"]
@@ -66,6 +69,7 @@ def test_missing_required_target_fails(tmp_path: Path) -> None:
     assert res.failed == {"MON-002"} and "chat-server" in res.items("failed")[0]["message"]
 
 
+@pytest.mark.breaks("MON-003")
 def test_stale_metric_fails(tmp_path: Path) -> None:
     res = _audit(tmp_path, absent_family="app_concurrent_users")
     assert res.failed == {"MON-003"}
@@ -73,6 +77,7 @@ def test_stale_metric_fails(tmp_path: Path) -> None:
     assert "app_concurrent_users" in f["nodeid"] and "no sample" in f["message"]
 
 
+@pytest.mark.breaks("MON-004")
 def test_missing_rule_fails(tmp_path: Path) -> None:
     r = copy.deepcopy(recorded("prometheus/rules.json"))
     r["data"]["groups"] = [g for g in r["data"]["groups"] if g["name"] != "applications"]
@@ -81,6 +86,7 @@ def test_missing_rule_fails(tmp_path: Path) -> None:
     assert sorted(c["nodeid"].split("[")[-1] for c in res.items("failed")) == ["HighApiLatency]", "HighErrorRate]"]
 
 
+@pytest.mark.breaks("MON-005")
 def test_alertmanager_without_receivers_fails(tmp_path: Path) -> None:
     am = copy.deepcopy(recorded("alertmanager/status.json"))
     am["config"]["original"] = "route:\n  receiver: nobody\nreceivers: []\n"
@@ -91,7 +97,7 @@ def test_alertmanager_without_receivers_fails(tmp_path: Path) -> None:
 def test_prometheus_down_is_an_error(tmp_path: Path) -> None:
     with FakeRest({}) as srv:
         prof = child_profile(tmp_path, {"target": {"endpoints": {"prometheus": endpoint(srv.port)}}})
-        res = run_audit(tmp_path, prof, args=["-k", "test_prometheus_up"])
+        res = run_audit(tmp_path, prof, args=["-k", "test_prometheus_up"], allow_all_errors=True)
     [c] = res.checks
     assert c["outcome"] == "error" and "HTTP 404" in c["message"]
 

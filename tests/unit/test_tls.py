@@ -64,7 +64,7 @@ def test_good_tls_facts_pass(tmp_path: Path) -> None:
     assert set(CASES) <= covered, sorted(set(CASES) - covered)
 
 
-@pytest.mark.parametrize("control", sorted(CASES))
+@pytest.mark.parametrize("control", [pytest.param(c, marks=pytest.mark.breaks(c), id=c) for c in sorted(CASES)])
 def test_tls_control_fails_on_its_broken_fact(tmp_path: Path, control: str) -> None:
     res = run_audit(tmp_path, "baseline", facts=mutate(GOOD, CASES[control]), args=SELECT)
     assert res.failed == {control}, [c["message"] for c in res.items("failed")]
@@ -73,7 +73,7 @@ def test_tls_control_fails_on_its_broken_fact(tmp_path: Path, control: str) -> N
 
 def test_expired_case_skipped_without_ca_key(tmp_path: Path) -> None:
     reason = "the profile names no platform CA key (target.tls_client.ca_key)"
-    facts = mutate(GOOD, lambda f: [e["cases"].update(expired={"reason": reason})
+    facts = mutate(GOOD, lambda f: [e["cases"].update(expired={"reason": reason, "kind": "absent"})
                                     for e in f["mtls"]["endpoints"].values()])
     res = run_audit(tmp_path, "baseline", facts=facts, args=["-k", "test_mtls_expired"])
     assert res.failed == set() and res.items("skipped")
