@@ -48,14 +48,14 @@ unit: venv
 	$(PYTEST) tests/unit -q
 
 live: baseline-up
-	$(PYTEST) tests/live -q -m "live or restore_drill"
+	PLANCHECK_LIVE_TESTS=1 $(PYTEST) tests/live -q -m "live or restore_drill"
 
 # Everything CI runs: unit tests, the static audit, the live audit, break-and-detect tests.
 test: venv baseline-up
 	$(PYTEST) tests/unit -q -n 2
 	$(PYTEST) --profile=prod --static --waivers=$(WAIVERS) -q
 	$(PYTEST) --profile=baseline -q
-	$(PYTEST) tests/live -q -p no:randomly
+	PLANCHECK_LIVE_TESTS=1 $(PYTEST) tests/live -q -p no:randomly
 
 docs: venv
 	$(PY) -m plancheck.catalog > docs/controls.md

@@ -3,13 +3,14 @@ runs the live audit, sees exactly the matching control fail, and restores the fa
 block, so a failing assertion never leaves the baseline broken)."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.audit import AuditResult, run_audit
+from tests.audit import ROOT, AuditResult, run_audit
 
 PROJECT = "plancheck-baseline"
 # The clean baseline's live audit observes and passes about 800 checks; far fewer means a source or a
@@ -18,16 +19,31 @@ MIN_CLEAN_PASSES = 600
 DOCKER = "/usr/bin/docker"
 
 
+OPT_IN = "PLANCHECK_LIVE_TESTS"  # break-and-detect changes a running platform: never by accident
+
+
 def _baseline_running() -> str | None:
+    """Why the live tests cannot run here, or None: they need the explicit opt-in, and the target must
+    be the baseline deployed from THIS checkout (its bind mounts come from our baseline/), never
+    another deployment that happens to carry the project's name."""
+    if os.environ.get(OPT_IN) != "1":
+        return f"break-and-detect tests change the running platform: set {OPT_IN}=1 to run them (make test does)"
     try:
         import docker
 
         client = docker.from_env(timeout=5)
-        names = [c.name for c in client.containers.list(filters={"label": f"com.docker.compose.project={PROJECT}"})]
+        found = client.containers.list(filters={"label": f"com.docker.compose.project={PROJECT}"})
+        sources = [m.get("Source", "") for c in found for m in c.attrs.get("Mounts") or [] if m.get("Type") == "bind"]
         client.close()
     except Exception as e:  # no engine, no socket
         return f"docker engine not reachable: {e}".splitlines()[0]
-    return None if names else "the baseline is not deployed (make baseline-up)"
+    if not found:
+        return "the baseline is not deployed (make baseline-up)"
+    ours = str(ROOT / "baseline") + "/"
+    foreign = [s for s in sources if "/baseline/" in s and not s.startswith(ours)]
+    if foreign or not any(s.startswith(ours) for s in sources):
+        return f"the running {PROJECT} was not deployed from this checkout ({ours}): refusing to break it"
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
