@@ -247,3 +247,13 @@ def test_payload_digest(check: Check, backup_facts: BackupFacts) -> None:
                            f"{str(want['sha256'])[:12]}.. ({want.get('bytes')} bytes)")
     check.none_of(bad, what=f"payloads differing from their manifest ({payloads} payloads, {read} bytes read)",
                   among=len(_backups(check, backup_facts)), noun="backups")
+
+
+@control("BK-012", title="Every line of the backup crontab is well-formed", severity="high", section=BK,
+         rationale="cron skips a line it cannot read (six time fields, a bad range): a backup scheduled there never "
+         "runs, and BK-001 would judge only the lines that parsed.",
+         remediation="Fix the crontab line reported: five time fields (or an @alias), a user, the command.")
+def test_crontab_well_formed(check: Check, backup_facts: BackupFacts) -> None:
+    check.none_of(backup_facts.cron_problems, what=f"malformed lines in {backup_facts.cron_source}",
+                  expected_text="none", among=len(backup_facts.cron) + len(backup_facts.cron_problems),
+                  noun="crontab entries")

@@ -188,3 +188,12 @@ def test_grant_option(check: Check, mariadb: MariaDBFacts, profile: Profile) -> 
            if (u.grant_option or u.super_priv) and not u.is_role and not u.locked
            and u.user not in profile.mariadb.admin_users]
     check.none_of(bad, what="accounts with GRANT OPTION or SUPER", among=len(accounts), noun="accounts")
+
+
+@control("DB-017", title="MariaDB option files hold only options the server knows", severity="medium", section=DB,
+         rationale="A misspelt option (innodb_bufer_pool_size) is a planned value that silently never applies; "
+         "the server refuses to start on it, or ignores it with loose-.",
+         remediation="Correct the option name at the file and line reported (mariadbd --help --verbose lists them).")
+def test_known_options(check: Check, mariadb: MariaDBFacts) -> None:
+    check.none_of(check.fact(mariadb.unknown_options), what=f"unknown options in {mariadb.source}",
+                  expected_text="every option known to MariaDB")

@@ -81,3 +81,11 @@ def test_no_plaintext(check: Check, redis_facts: RedisFacts) -> None:
 def test_command_protected(check: Check, redis_facts: RedisFacts, redis_command: str, profile: Profile) -> None:
     users = check.fact(redis_facts.command_access).get(redis_command, ["(not evaluated)"])
     check.subset(users, profile.redis.admin_users, what=f"users allowed to run {redis_command.upper()}")
+
+
+@control("RD-009", title="redis.conf holds only directives Redis knows", severity="medium", section=RD,
+         rationale="A misspelt directive is a planned setting that never applies (Redis refuses to start on it).",
+         remediation="Correct the directive at the file and line reported (redis.conf of the planned version).")
+def test_known_directives(check: Check, redis_facts: RedisFacts) -> None:
+    check.none_of(check.fact(redis_facts.unknown_directives), what=f"unknown directives ({redis_facts.config_source})",
+                  expected_text="every directive known to Redis")

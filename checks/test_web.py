@@ -86,3 +86,13 @@ def test_no_plain_http(check: Check, nginx: NginxFacts, web_server: str) -> None
 def test_security_headers(check: Check, nginx: NginxFacts, web_server: str, profile: Profile) -> None:
     have = _site(check, nginx, web_server).headers
     check.none_of([h for h in profile.security.web[web_server].headers if h not in have], what="missing headers")
+
+
+@control("WEB-008", title="nginx config holds only directives nginx knows", severity="medium", section=NET,
+         rationale="nginx refuses to load a config with an unknown directive: the desired state would not deploy, "
+         "and a typo in a TLS directive is a security setting that never applies.",
+         remediation="Correct the directive at the file and line reported (nginx -t names it too).")
+def test_known_nginx_directives(check: Check, nginx: NginxFacts, web_server: str) -> None:
+    site = _site(check, nginx, web_server)
+    check.none_of(site.unknown_directives, what=f"unknown directives of {web_server}",
+                  expected_text="every directive known to nginx")

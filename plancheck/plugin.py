@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import pytest
 
+from plancheck.cmdline import pytest_load_initial_conftests  # noqa: F401  (a hook: `--opt value` == `--opt=value`)
 from plancheck.controls import CATALOG, SEVERITY_ORDER
 from plancheck.evaluate import Check, ControlFailure
 from plancheck.facts.base import Context, FactError, FactStore, NoSource

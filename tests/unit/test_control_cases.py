@@ -128,6 +128,11 @@ CASES: dict[str, Callable[[Facts], None]] = {
     "WEB-005": site("gateway", proxy_ssl_verify="off"),
     "WEB-006": lambda f: f["nginx"]["sites"]["gateway"]["listeners"].append({"port": 80, "ssl": False}),
     "WEB-007": lambda f: f["nginx"]["sites"]["gateway"]["headers"].pop("X-Frame-Options"),
+    # a misspelt directive in the desired state's files (static facts; a live server refuses them)
+    "DB-017": lambda f: f["mariadb"].update(unknown_options=["my.cnf:24: unknown option 'max_conections'"]),
+    "RD-009": lambda f: f["redis"].update(unknown_directives=["redis.conf:35: unknown directive 'maxmemory-polcy'"]),
+    "WEB-008": site("gateway", unknown_directives=["gateway.conf:17: unknown directive 'ssl_protocol'"]),
+    "BK-012": lambda f: f["backup"].update(cron_problems=["plancheck-backup:3: 6 time fields: '0 2 * * * * ...'"]),
     "MON-001": lambda f: f["monitoring"].update(prometheus_ready="HTTP 503: Service Unavailable"),
 }
 

@@ -50,6 +50,15 @@ MUTATIONS = {
                                "WEB-001"),
     "compose redis memory limit": ("compose.yaml", r"(\n  redis:\n(?:    .*\n)*?    mem_limit: )16g", r"\g<1>8g",
                                    "CT-004"),
+    # misspelt or malformed lines: a planned value that would never apply
+    "mariadb misspelt option": ("config/mariadb/my.cnf", r"(?m)^(max_connections\s*=\s*1000)",
+                                "\\1\ninnodb_bufer_pool_size = 48G", "DB-017"),
+    "redis misspelt directive": ("config/redis/redis.conf", r"(?m)^(appendonly yes)", "\\1\nappendfsynk everysec",
+                                 "RD-009"),
+    "nginx misspelt directive": ("config/nginx/gateway.conf", r"(ssl_protocols TLSv1\.3;)",
+                                 "\\1\n    ssl_protocol TLSv1.3;", "WEB-008"),
+    "crontab six time fields": ("config/backup/crontab", r"(?m)^(0 2 \* \* \* mysql .*)$",
+                                "\\1\n0 3 * * * * mysql bash /usr/local/bin/plancheck-backup auto", "BK-012"),
     "compose mariadb published": ("compose.yaml", r"(\n  mariadb:\n(?:    .*\n)*?    mem_limit: 64g\n)",
                                   "\\g<1>    ports: [\"3306:3306\"]\n", "PORT-002"),
 }
