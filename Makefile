@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 WAIVERS := profiles/prod.waivers.yaml
 
-.PHONY: all system venv images baseline-up baseline-down audit static test unit live docs bench clean
+.PHONY: all system venv images baseline-up baseline-down audit static gate test unit live docs bench clean
 
 all: test
 
@@ -43,6 +43,13 @@ audit: baseline-up
 # Pre-change gating of the plan's desired state (no platform needed)
 static: venv
 	$(PYTEST) --profile=prod --static --waivers=$(WAIVERS)
+
+# Pre-change gate: the static audit of the working tree against the same audit of a git ref; fails
+# only on findings the change introduces (python -m plancheck.gate --help). CI: make gate REF=origin/main
+REF ?= main
+FAIL_ON ?= low
+gate: venv
+	$(PY) -m plancheck.gate --ref $(REF) --fail-on $(FAIL_ON) --waivers $(WAIVERS) $(GATE_ARGS)
 
 unit: venv
 	$(PYTEST) tests/unit -q

@@ -19,8 +19,8 @@ _RUN = re.compile(r"^(?P<profile>.+)-(?P<ts>\d{8}T\d{6,12}Z)$")
 def earlier_runs(base: Path, profile: str, mode: str, current: str, limit: int = TREND_RUNS - 1) -> list[dict[str, Any]]:
     """The last `limit` runs before `current`, oldest first: {name, started, summary, outcomes}.
 
-    `outcomes` ({nodeid: outcome}) is kept for the newest of them only: the changes are counted
-    against the previous run.
+    `outcomes` ({nodeid: outcome}), `controls` and `found` are kept for the newest of them only:
+    the changes are counted against the previous run.
     """
     if not base.is_dir():
         return []
@@ -45,6 +45,7 @@ def earlier_runs(base: Path, profile: str, mode: str, current: str, limit: int =
             if not runs:
                 entry["outcomes"] = {c["nodeid"]: c["outcome"] for c in doc["checks"]}
                 entry["controls"] = {c["nodeid"]: c.get("control", "") for c in doc["checks"]}
+                entry["found"] = {c["nodeid"]: c.get("found", "") for c in doc["checks"]}
             runs.append(entry)
         except (OSError, ValueError, KeyError, TypeError):
             continue
@@ -52,14 +53,21 @@ def earlier_runs(base: Path, profile: str, mode: str, current: str, limit: int =
 
 
 def changes(previous: dict[str, Any], doc: dict[str, Any]) -> list[dict[str, str]]:
-    """Checks whose outcome differs from the previous run's (new and vanished checks included)."""
+    """Checks whose outcome differs from the previous run's (new and vanished checks included), then
+    those with the same outcome whose found value changed (kind "found"; plancheck.diff lists the
+    same per check id)."""
     before: dict[str, str] = previous.get("outcomes", {})
+    found_before: dict[str, str] = previous.get("found", {})
     controls: dict[str, str] = dict(previous.get("controls", {}))
     now = {c["nodeid"]: c["outcome"] for c in doc["checks"]}
+    found_now = {c["nodeid"]: c.get("found", "") for c in doc["checks"]}
     controls.update({c["nodeid"]: c.get("control", "") for c in doc["checks"]})
-    out = []
+    out, found = [], []
     for nodeid in sorted(set(before) | set(now)):
         if before.get(nodeid) != now.get(nodeid):
-            out.append({"nodeid": nodeid, "control": controls.get(nodeid, ""),
+            out.append({"nodeid": nodeid, "control": controls.get(nodeid, ""), "kind": "outcome",
                         "before": before.get(nodeid, ""), "now": now.get(nodeid, "")})
-    return out
+        elif nodeid in found_before and found_before[nodeid] != found_now.get(nodeid, ""):
+            found.append({"nodeid": nodeid, "control": controls.get(nodeid, ""), "kind": "found",
+                          "before": found_before[nodeid], "now": found_now.get(nodeid, "")})
+    return out + found
