@@ -1,50 +1,127 @@
-"""Wall time and peak memory of whole audits, beside their targets.
+"""Wall time, framework overhead and peak memory of whole audits, beside their targets.
 
-Targets (ours, from what users of InSpec and docker-bench report as pain): the static audit of the
-plan under 10 s, the live audit of the running baseline under 30 s, each under 300 MB of memory
-(InSpec alone is ~300 MB). Run: `.venv/bin/python bench/audit_speed.py` (the live part needs the
-baseline up; it is skipped otherwise).
+Figures and targets:
+- static audit of `prod` (the pre-change gate): wall time of the whole command < 3 s, peak RSS of the
+  process < 250 MB, checks per second;
+- framework overhead per check < 1 ms: an audit of `baseline` on recorded facts (tests/data/good through
+  tests/audit.py's load_good_facts, `--facts`), the run's own duration minus the time its sources took
+  to load from the recording, divided by the number of checks;
+- live audit of the running baseline, only when asked (`PLANCHECK_BENCH_LIVE=1`, the baseline up):
+  wall time < 10 s, and wall time over the slowest source's wall time (results.json "sources")
+  <= 1.3: sources are gathered concurrently, so a run should cost its slowest probe, not the sum.
+
+Run: `.venv/bin/python bench/audit_speed.py` (`make bench` runs every bench/*.py). Exit status 1 when a
+target is missed. `PLANCHECK_BENCH_REPEAT=N` runs each audit N times and keeps the fastest (default 3).
+The audits use Python's bytecode cache (under ~/.cache/plancheck/pycache, never in the tree) even where
+PYTHONDONTWRITEBYTECODE is set, so the figures are those of a second run.
+Not measured yet: a generated desired state with ten times the containers.
 """
 from __future__ import annotations
 
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"static": (10.0, 300), "live": (30.0, 300)}
+sys.path.insert(0, str(ROOT))
+
+STATIC_S, RSS_MB, OVERHEAD_US = 3.0, 250, 1000.0
+LIVE_S, LIVE_RATIO = 10.0, 1.3
 
 
-def run(mode: str) -> tuple[float, int, dict]:
+def child_env() -> dict[str, str]:
+    """The audits run as a user runs them twice: with Python's bytecode cache (kept out of the tree, under
+    the user's cache directory), also where PYTHONDONTWRITEBYTECODE is set (compiling every module and
+    rewriting every check's asserts again would be most of what is measured)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plancheck" / "pycache"
+    env.setdefault("PYTHONPYCACHEPREFIX", str(cache))
+    return env
+
+
+def audit(args: list[str]) -> tuple[float, int, dict[str, Any]]:
+    """One audit in a child process: its wall time, its peak RSS (MB) and its results.json."""
     with tempfile.TemporaryDirectory() as tmp:
-        args = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", f"--reports-dir={tmp}"]
-        args += ["--profile=prod", "--static"] if mode == "static" else ["--profile=baseline"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        t0 = time.monotonic()
-        subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
-        wall = time.monotonic() - t0
-        rss_mb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) // 1024
-        doc = json.loads((Path(tmp) / "latest" / "results.json").read_text())
-    return wall, rss_mb, doc["summary"]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", f"--reports-dir={tmp}/reports", *args]
+        with open(Path(tmp) / "out.txt", "wb") as out:
+            t0 = time.monotonic()
+            child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+            _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS (KB on Linux)
+            wall = time.monotonic() - t0
+            child.returncode = os.waitstatus_to_exitcode(status)
+        results = Path(tmp) / "reports" / "latest" / "results.json"
+        if not results.exists():
+            tail = (Path(tmp) / "out.txt").read_text(errors="replace")[-800:]
+            raise SystemExit(f"audit wrote no results.json (exit {child.returncode}): {' '.join(cmd)}\n{tail}")
+        return wall, usage.ru_maxrss // 1024, json.loads(results.read_text())
+
+
+def best(args: list[str], repeat: int) -> tuple[float, int, dict[str, Any]]:
+    runs = [audit(args) for _ in range(repeat)]
+    return min(runs, key=lambda r: r[0])[0], max(r[1] for r in runs), min(runs, key=lambda r: r[0])[2]
+
+
+def mark(good: bool) -> str:
+    return "ok" if good else "MISSED"
+
+
+def gathering_span(doc: dict[str, Any]) -> float:
+    src = doc.get("sources") or {}
+    if not src:
+        return 0.0
+    return max(r["end_s"] for r in src.values()) - min(r["start_s"] for r in src.values())
 
 
 def main() -> int:
+    repeat = max(1, int(os.environ.get("PLANCHECK_BENCH_REPEAT", "3")))
     ok = True
-    for mode, (t_max, mb_max) in TARGETS.items():
-        wall, mb, summary = run(mode)
-        if mode == "live" and summary["error"] == summary["total"] - summary["passed"] - summary["skipped"] and \
-                summary["error"] > 100:
-            print(f"{mode:6s}: skipped (baseline not up: {summary['error']} errors)")
-            continue
-        rate = summary["total"] / wall if wall else 0
-        good = wall <= t_max and mb <= mb_max
-        ok &= good
-        print(f"{mode:6s}: {summary['total']} checks in {wall:.1f} s ({rate:.0f} checks/s), peak {mb} MB "
-              f"[target <= {t_max:.0f} s, <= {mb_max} MB: {'ok' if good else 'MISSED'}]")
+
+    wall, mb, doc = best(["--profile=prod", "--static", "--waivers=profiles/prod.waivers.yaml"], repeat)
+    n = doc["summary"]["total"]
+    good = wall < STATIC_S and mb < RSS_MB
+    ok &= good
+    print(f"static  : {n} checks in {wall:.2f} s ({n / wall:.0f} checks/s; engine {doc['run']['duration_s']:.2f} s, "
+          f"gathering {gathering_span(doc):.2f} s), peak {mb} MB "
+          f"[target < {STATIC_S:.0f} s, < {RSS_MB} MB: {mark(good)}]")
+
+    from tests.audit import load_good_facts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        facts = Path(tmp) / "facts.json"
+        facts.write_text(json.dumps(load_good_facts()))
+        wall, mb, doc = best(["--profile=baseline", f"--facts={facts}"], repeat)
+    n = doc["summary"]["total"]
+    load = gathering_span(doc)
+    per_check = (doc["run"]["duration_s"] - load) / n * 1e6 if n else 0.0
+    good = per_check < OVERHEAD_US and mb < RSS_MB
+    ok &= good
+    print(f"overhead: {per_check:.0f} us per check ({n} checks on recorded facts: engine {doc['run']['duration_s']:.2f} s "
+          f"- facts load {load:.2f} s; whole command {wall:.2f} s, {n / wall:.0f} checks/s), peak {mb} MB "
+          f"[target < {OVERHEAD_US / 1000:.0f} ms, < {RSS_MB} MB: {mark(good)}]")
+
+    if os.environ.get("PLANCHECK_BENCH_LIVE") != "1":
+        print("live    : not run (set PLANCHECK_BENCH_LIVE=1 with the baseline up)")
+        return 0 if ok else 1
+    wall, mb, doc = best(["--profile=baseline"], 1)
+    n, s = doc["summary"]["total"], doc["summary"]
+    src = doc.get("sources") or {}
+    if not src or s["error"] > s["total"] // 2:
+        print(f"live    : no usable run ({s['error']} of {s['total']} checks errored: is the baseline up?)")
+        return 1
+    name, slowest = max(((k, v["wall_s"]) for k, v in src.items()), key=lambda kv: kv[1])
+    ratio = wall / slowest if slowest else float("inf")
+    good = wall < LIVE_S and ratio <= LIVE_RATIO and mb < RSS_MB
+    ok &= good
+    print(f"live    : {n} checks in {wall:.2f} s ({n / wall:.0f} checks/s; engine {doc['run']['duration_s']:.2f} s), "
+          f"slowest source {name} {slowest:.2f} s, ratio {ratio:.2f}, peak {mb} MB "
+          f"[target < {LIVE_S:.0f} s, ratio <= {LIVE_RATIO}, < {RSS_MB} MB: {mark(good)}]")
+    for k, v in sorted(src.items(), key=lambda kv: -kv[1]["wall_s"]):
+        print(f"          {k:14s} {v['wall_s']:7.3f} s  {v['start_s']:7.3f} -> {v['end_s']:7.3f}  {v['outcome']}")
     return 0 if ok else 1
 
 

@@ -18,6 +18,7 @@ from plancheck.cmdline import pytest_load_initial_conftests  # noqa: F401  (a ho
 from plancheck.controls import CATALOG, SEVERITY_ORDER
 from plancheck.evaluate import Check, ControlFailure
 from plancheck.facts.base import Context, FactError, FactStore, NoSource
+from plancheck import gathering
 from plancheck.params import PARAMETERS
 from plancheck.profile import ProfileError, load_profile
 from plancheck.profile.models import Profile
@@ -49,6 +50,7 @@ class RunState:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.t0 = time.monotonic()
         self.store: Optional[FactStore] = None
+        self.worker_sources: list[dict[str, Any]] = []  # per-source timings from xdist workers
 
     @property
     def is_worker(self) -> bool:
@@ -80,6 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="language of report.html (default: the profile's report_language, else en)")
     g.addoption("--sarif", dest="plancheck_sarif", default=None,
                 help="also write the findings as SARIF 2.1.0 to this file")
+    g.addoption("--prom-textfile", dest="plancheck_prom_textfile", default=None,
+                help="also write the run as Prometheus metrics (node-exporter textfile format) to this file")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -145,6 +149,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("control"):
             item.add_marker(skip)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Gather every source the selected checks need, concurrently, before the first check (each
+    xdist worker for itself; the controller runs no checks and collects none)."""
+    state = _state(session.config)
+    if state is None or state.store is None or session.config.option.collectonly or not gathering.enabled():
+        return
+    gathering.prefetch(state.store, gathering.needed(session.items))
 
 
 @pytest.fixture(scope="session")
@@ -240,6 +254,13 @@ class _Recorder:
 
     def __init__(self, state: RunState):
         self.state = state
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist: a worker's per-source timings (it gathered for itself)."""
+        sources = getattr(node, "workeroutput", {}).get("plancheck_sources")
+        if sources:
+            self.state.worker_sources.append(sources)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # runs on the controller under xdist too, with user_properties carried over from workers
@@ -350,6 +371,8 @@ def _write(state: RunState, exit_status: int) -> Path:
         "summary": summarize(records),
         "coverage": coverage(state, records) if state.profile else {},
         "checks": [r.as_dict() for r in records],
+        # per fact source: when and how long it was gathered (xdist: the slowest worker's record)
+        "sources": gathering.merge(state.worker_sources + ([state.store.timings] if state.store else [])),
     }
     base = Path(state.config.getoption("plancheck_reports_dir") or Path(state.config.rootpath) / "reports")
     name = f"{doc['run']['profile']}-{state.started.strftime('%Y%m%dT%H%M%S%fZ')}"
@@ -363,12 +386,22 @@ def _write(state: RunState, exit_status: int) -> Path:
             write_sarif(Path(sarif), doc, files, root)
         except OSError as e:
             raise ReportError(f"cannot write SARIF to {sarif}: {e.strerror or e}", out) from None
+    prom = state.config.getoption("plancheck_prom_textfile")
+    if prom:
+        from plancheck.report.prom import write_textfile
+
+        try:
+            write_textfile(Path(prom), doc)
+        except OSError as e:
+            raise ReportError(f"cannot write the metrics textfile {prom}: {e.strerror or e}", out) from None
     return out
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
+    if state is not None and state.is_worker and state.store is not None:
+        session.config.workeroutput["plancheck_sources"] = dict(state.store.timings)  # type: ignore[attr-defined]
     if state is None or state.is_worker or session.config.option.collectonly:
         return
     records = state.collector.sorted()

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
@@ -123,6 +125,11 @@ class FactSource:
     def live(self, ctx: Context) -> Facts:
         raise NoSource(f"{self.name}: no live source")
 
+    def deadline_s(self, ctx: Context) -> float | None:
+        """A budget longer than the run deadline that this source is known to need (the restore
+        drill), or None: the run deadline applies."""
+        return None
+
 
 SOURCES: dict[str, FactSource] = {}
 
@@ -151,6 +158,14 @@ class FactStore:
         self.recorded = recorded
         self._cache: dict[str, tuple[Facts | None, BaseException | None]] = {}
         self.notes: list[str] = []  # what a source could not verify for real (shown in every report)
+        # thread safety (sources are gathered concurrently, some read others): one event per source
+        # being gathered; a second caller waits for the first's result instead of reading again
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}
+        self._owner: dict[str, int] = {}
+        self._started: dict[str, float] = {}
+        self.t0 = time.monotonic()
+        self.timings: dict[str, dict[str, Any]] = {}  # per source: wall_s, start_s, end_s, outcome, ...
 
     @classmethod
     def from_recording(cls, ctx: Context, path: Path) -> "FactStore":
@@ -189,13 +204,71 @@ class FactStore:
             return "live"
 
     def get(self, name: str) -> Facts:
-        if name not in self._cache:
-            self._cache[name] = self._gather(name)
-        value, error = self._cache[name]
+        value, error = self._result(name)
         if error is not None:
             raise error
         assert value is not None
         return value
+
+    def _result(self, name: str) -> tuple[Facts | None, BaseException | None]:
+        with self._lock:
+            done = self._cache.get(name)
+            if done is not None:
+                return done
+            event = self._running.get(name)
+            if event is not None and self._owner.get(name) == threading.get_ident():
+                return None, FactError(f"{name}: reads itself (circular source dependency)")
+            owner = event is None
+            if owner:
+                event = self._running[name] = threading.Event()
+                self._owner[name] = threading.get_ident()
+                self._started[name] = time.monotonic()
+        assert event is not None
+        if not owner:
+            event.wait()  # the first caller's result, or the run deadline's error (expire)
+            return self._cache[name]
+        result: tuple[Facts | None, BaseException | None] = (
+            None, FactError(f"{name}: gathering was interrupted"))
+        try:
+            result = self._gather(name)
+        finally:
+            self._finish(name, result)
+            event.set()
+        return self._cache[name]
+
+    def _finish(self, name: str, result: tuple[Facts | None, BaseException | None]) -> None:
+        """Keep a source's first result (a deadline error set by `expire` wins over a late answer)
+        and when it was gathered."""
+        now = time.monotonic()
+        with self._lock:
+            if name in self._cache:
+                return
+            self._cache[name] = result
+            self._running.pop(name, None)
+            self._owner.pop(name, None)
+            start = self._started.pop(name, now)
+            error = result[1]
+            outcome = "ok" if error is None else "nosource" if isinstance(error, NoSource) else "error"
+            self.timings[name] = {"wall_s": round(now - start, 4), "start_s": round(start - self.t0, 4),
+                                  "end_s": round(now - self.t0, 4), "outcome": outcome,
+                                  "round_trips": 0, "bytes": 0,
+                                  "message": "" if error is None else str(error).splitlines()[0] if str(error) else ""}
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    def expire(self, names: list[str], deadline_s: float) -> None:
+        """Sources still being gathered at the run deadline: each becomes a FactError for its checks
+        (the reading thread may go on; its late answer is dropped) and whoever waits for it wakes."""
+        for name in names:
+            with self._lock:
+                event = self._running.get(name)
+            if event is None:
+                continue
+            self._finish(name, (None, FactError(f"{name}: did not answer within the run deadline "
+                                                f"({deadline_s:g} s)")))
+            event.set()
 
     def _gather(self, name: str) -> tuple[Facts | None, BaseException | None]:
         source = SOURCES[name]

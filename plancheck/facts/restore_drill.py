@@ -97,6 +97,10 @@ class RestoreDrillSource(FactSource):
     def static(self, ctx: Context) -> RestoreDrillFacts:
         raise NoSource("restore drill: needs the running platform's backups (live only)")
 
+    def deadline_s(self, ctx: Context) -> float:
+        # opt-in and slow by nature: its own budget (the scratch container's timeout) plus setup
+        return float(ctx.profile.backup.restore_drill.timeout_s) + 120.0
+
     def live(self, ctx: Context) -> RestoreDrillFacts:
         from plancheck.facts.backup import BackupFacts, _mount_of, finished_at, manifest_time
         from plancheck.facts.containers import docker_client, find_service

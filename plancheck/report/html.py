@@ -67,6 +67,8 @@ table.sections col.s{width:40%}table.sev col.s{width:20%}
 table.changes col.c{width:7em}table.changes col.b{width:7em}
 tr.total td{font-weight:600;background:#f6f8fa}
 svg.trend{width:100%;height:auto;max-width:760px;display:block}
+table.sources col.s{width:9em}table.sources col.o{width:6em}table.sources col.w{width:5em}
+.bar{height:.8em;background:#f6f8fa}.bar span{display:block;height:100%;background:currentColor}
 details.changes>summary{cursor:pointer;margin:.3em 0}
 svg.trend text{font:11px system-ui,sans-serif;fill:#57606a}
 .muted{color:#6e7781}
@@ -176,6 +178,15 @@ def _trend_svg(runs: list[dict[str, Any]], L: dict[str, str]) -> str:
     return "".join(out)
 
 
+def _found_change_row(c: dict[str, Any], L: dict[str, str]) -> str:
+    """A check with the same outcome and another found value (trend.changes kind "found")."""
+    from plancheck.diff import around
+
+    a, b = around(c["before"], c["now"])
+    return (f'<tr class="change found"><td>{_e(c["control"])}</td><td><code>{_e(c["nodeid"])}</code> '
+            f'<span class="muted">({_e(L["found"])})</span></td><td>{_e(a)}</td><td>{_e(b)}</td></tr>')
+
+
 def _trend(doc: dict[str, Any], history: list[dict[str, Any]], L: dict[str, str]) -> str:
     if not history:
         return ""
@@ -194,6 +205,7 @@ def _trend(doc: dict[str, Any], history: list[dict[str, Any]], L: dict[str, str]
             f'<tr class="change"><td>{_e(c["control"])}</td><td><code>{_e(c["nodeid"])}</code></td>'
             f'<td class="{_e(c["before"])}">{_e(L.get(c["before"], L["absent"]) if c["before"] else L["absent"])}</td>'
             f'<td class="{_e(c["now"])}">{_e(L.get(c["now"], L["absent"]) if c["now"] else L["absent"])}</td></tr>'
+            if c.get("kind", "outcome") == "outcome" else _found_change_row(c, L)
             for c in changed[:MAX_CHANGES])
         more = (f'<p class="muted">{_e(L["more"].format(n=len(changed) - MAX_CHANGES))}</p>'
                 if len(changed) > MAX_CHANGES else "")
@@ -242,6 +254,27 @@ def _severity_table(checks: list[dict[str, Any]], L: dict[str, str]) -> str:
         for s in sorted(by, key=lambda s: -SEVERITY_ORDER.get(s, 0)))
     return (f'<h2>{_e(L["by_severity"])}</h2><table class="sev"><colgroup><col class="s"></colgroup>'
             f'<tr><th>{_e(L["severity"])}</th>{head}<th class="n">{_e(L["observed_of"])}</th></tr>{rows}</table>')
+
+
+def _sources(doc: dict[str, Any], L: dict[str, str]) -> str:
+    """Per fact source: outcome, wall time and a bar on the run's timeline (results.json "sources")."""
+    sources = doc.get("sources") or {}
+    if not sources:
+        return ""
+    span = max((float(r.get("end_s", 0) or 0) for r in sources.values()), default=0) or 1.0
+    rows = []
+    for name, r in sources.items():
+        start, end = float(r.get("start_s", 0) or 0), float(r.get("end_s", 0) or 0)
+        left, width = 100 * start / span, max(0.5, 100 * (end - start) / span)
+        o = {"ok": "passed", "error": "error", "nosource": "skipped"}.get(r.get("outcome", ""), "")
+        rows.append(f'<tr><td>{_e(name)}</td><td class="{o}" title="{_e(r.get("message", ""))}">{_e(r.get("outcome"))}</td>'
+                    f'<td class="n">{float(r.get("wall_s", 0) or 0):.3f}</td>'
+                    f'<td><div class="bar"><span class="{o}" style="margin-left:{left:.1f}%;width:{width:.1f}%">'
+                    f'</span></div><span class="muted">{start:.2f} – {end:.2f}</span></td></tr>')
+    return (f'<h2 id="sources">{_e(L["sources"])}</h2><p class="meta">{_e(L["sources_caption"])}</p>'
+            f'<table class="sources"><colgroup><col class="s"><col class="o"><col class="w"></colgroup>'
+            f'<tr><th>{_e(L["source"])}</th><th>{_e(L["outcome"])}</th><th class="n">s</th>'
+            f'<th>{_e(L["timeline"])}</th></tr>{"".join(rows)}</table>')
 
 
 def _item_row(c: dict[str, Any], lang: str, L: dict[str, str]) -> str:
@@ -366,6 +399,7 @@ def render_html(doc: dict[str, Any], history: Optional[list[dict[str, Any]]] = N
 {_sections_table(checks, lang, L)}
 {_severity_table(checks, L)}
 {_trend(doc, history or [], L)}
+{_sources(doc, L)}
 <h2 id="controls">{_e(L['controls'])} ({n_controls})</h2>
 {_filters(checks, lang, L, n_controls)}
 <div id="control-list">{controls}</div>

@@ -38,6 +38,8 @@ LABELS: dict[str, dict[str, str]] = {
         "before": "before", "now": "now", "absent": "(absent)", "more": "… and {n} more",
         "beyond_note": "Controls the plan does not state (CIS Docker Benchmark, dev-sec baselines).",
         "sev_critical": "critical", "sev_high": "high", "sev_medium": "medium", "sev_low": "low",
+        "sources": "Fact sources", "source": "source", "timeline": "timeline (s from start)",
+        "sources_caption": "gathered concurrently before the first check; the run costs its slowest source",
     },
     "ko": {
         "title": "plancheck 준수 점검 보고서",
@@ -62,6 +64,8 @@ LABELS: dict[str, dict[str, str]] = {
         "before": "이전", "now": "현재", "absent": "(없음)", "more": "… 외 {n}건",
         "beyond_note": "계획서에 없는 통제 (CIS Docker Benchmark, dev-sec 기준).",
         "sev_critical": "치명", "sev_high": "높음", "sev_medium": "보통", "sev_low": "낮음",
+        "sources": "사실 수집 원천", "source": "원천", "timeline": "시간축 (시작 후 초)",
+        "sources_caption": "첫 점검 전에 동시에 수집하며, 실행 시간은 가장 느린 원천이 정합니다",
     },
 }
 

@@ -1,0 +1,96 @@
+"""Gathering: every fact source the selected checks need is read concurrently before the first
+check, under one run deadline, so a run costs its slowest probe rather than the sum of them.
+
+Each fixture that hands a source to checks declares it (`@provides("mariadb")`); the sources a run
+needs are those of the fixtures in the selected items' closures (`item.fixturenames`), so `-k`/`-m`
+selections gather only what they use. Sources that read other sources (exposure, segmentation and
+`service:NAME` endpoints read `containers`) wait for them in the FactStore, which gathers each source
+once however many threads ask. The readers are blocking I/O (sockets, subprocesses, the docker API):
+one daemon thread per source, so a reader that hangs past the deadline never holds up the exit.
+A source still reading at the deadline becomes a FactError for every check that needs it.
+
+`PLANCHECK_PREFETCH=0` turns prefetching off: sources are then read lazily, one after the other, the
+first time a check needs them (same verdicts, see tests/unit/test_gathering.py).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from plancheck.facts.base import SOURCES, FactStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# fixture name -> the fact source it hands to checks (filled by @provides where the fixtures live)
+FIXTURE_SOURCES: dict[str, str] = {}
+
+
+def provides(source: str) -> Callable[[F], F]:
+    """Declare the fact source a fixture hands to checks (apply below @pytest.fixture)."""
+
+    def mark(fn: F) -> F:
+        FIXTURE_SOURCES[fn.__name__] = source
+        return fn
+
+    return mark
+
+
+def enabled(env: Mapping[str, str] | None = None) -> bool:
+    return (env if env is not None else os.environ).get("PLANCHECK_PREFETCH", "1").strip() not in ("0", "no", "off", "false")
+
+
+def needed(items: Iterable[Any]) -> list[str]:
+    """The sources the given test items use, in registry order."""
+    names: set[str] = set()
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            source = FIXTURE_SOURCES.get(fixture)
+            if source is not None:
+                names.add(source)
+    return [n for n in SOURCES if n in names]
+
+
+def prefetch(store: FactStore, names: list[str], deadline_s: float | None = None) -> None:
+    """Gather `names` concurrently; return when all answered or their deadline passed (those still
+    reading then, and any source they were waiting for, become deadline errors)."""
+    if not names:
+        return
+    run_deadline = float(deadline_s if deadline_s is not None else store.ctx.profile.target.run_deadline_s)
+    start = time.monotonic()
+    threads: list[tuple[str, threading.Thread, float]] = []
+    for name in names:
+        own = SOURCES[name].deadline_s(store.ctx)
+        budget = max(run_deadline, own) if own else run_deadline
+        t = threading.Thread(target=_gather_quietly, args=(store, name), daemon=True,
+                             name=f"plancheck-gather-{name}")
+        t.start()
+        threads.append((name, t, budget))
+    late: list[tuple[str, float]] = []
+    for name, t, budget in sorted(threads, key=lambda x: x[2]):
+        t.join(max(0.0, start + budget - time.monotonic()))
+        if t.is_alive():
+            late.append((name, budget))
+    for name, budget in late:
+        store.expire([name], budget)
+    if late:
+        # what the late ones were waiting for (a dependency no check named) is late too
+        store.expire(store.running(), max(b for _, b in late))
+
+
+def _gather_quietly(store: FactStore, name: str) -> None:
+    try:
+        store.get(name)
+    except BaseException:  # the error is cached in the store; checks report it
+        pass
+
+
+def merge(timings: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per source, the slowest record among several processes (pytest-xdist workers each gather)."""
+    out: dict[str, dict[str, Any]] = {}
+    for one in timings:
+        for name, rec in (one or {}).items():
+            if name not in out or rec.get("wall_s", 0) > out[name].get("wall_s", 0):
+                out[name] = dict(rec)
+    return {n: out[n] for n in sorted(out, key=lambda n: (out[n].get("start_s", 0), n))}
