@@ -57,9 +57,12 @@ def test_cpu_model(check: Check, host_facts: HostFacts, profile: Profile) -> Non
     if not cpu.vendor and not cpu.family:
         check.not_applicable("the profile plans no CPU vendor or family (hardware.cpu): any CPU with "
                              f"{cpu.min_cores}+ logical CPUs will do (HW-002)")
+    first_word = (cpu.family or "").split()[0] if cpu.family else ""
     ok = (not cpu.vendor or host_facts.cpu_vendor.lower() == cpu.vendor.lower()) and \
-        (not cpu.family or re.search(rf"\b{re.escape(cpu.family)}\b", host_facts.cpu_model, re.I) is not None)
-    check.that(ok, expected=" ".join(x for x in (cpu.vendor, cpu.family) if x),
+        (not first_word or re.search(rf"\b{re.escape(first_word)}\b", host_facts.cpu_model, re.I) is not None) and \
+        (not cpu.model_pattern or re.search(cpu.model_pattern, host_facts.cpu_model, re.I) is not None)
+    check.that(ok, expected=" ".join(x for x in (cpu.vendor, cpu.family) if x) +
+               (f" (model matching {cpu.model_pattern})" if cpu.model_pattern else ""),
                found=f"{host_facts.cpu_vendor}: {host_facts.cpu_model}", what="CPU")
 
 
@@ -116,5 +119,22 @@ def test_nic_speed(check: Check, host_facts: HostFacts, profile: Profile, nic: O
     if facts is None or not facts.present:
         check.that(False, expected=f"interface {nic}", found="absent", what=nic)
         return
-    check.that(facts.speed is not None and facts.speed >= want, expected=f">= {want} Mbit/s", what=nic,
+    name = f"{nic} ({facts.device})" if facts.device and facts.device != nic else nic
+    if want is None:  # the profile needs a working uplink, not a speed
+        check.equal(facts.operstate or "unknown", "up", what=f"{name} link state")
+        return
+    check.that(facts.speed is not None and facts.speed >= want, expected=f">= {want} Mbit/s", what=name,
                found=f"{facts.speed} Mbit/s" if facts.speed else f"no link speed (operstate {facts.operstate or '?'})")
+
+
+@control("HW-006", title="The platform runs on bare metal", severity="medium", section=HW,
+         rationale="The plan's server is a 베어본 서버 (bare-metal server): the GPUs, NVMe and 10 Gbps link are the "
+         "platform's own, not shared through a hypervisor or a container host.",
+         remediation="Run the platform on the planned physical server, or change the plan (hardware.bare_metal) "
+         "with its owner.")
+def test_bare_metal(check: Check, host_facts: HostFacts, profile: Profile) -> None:
+    if not profile.hardware.bare_metal:
+        check.not_applicable("the profile does not require bare metal (hardware.bare_metal: false)")
+    found = check.fact(host_facts.virtualization)
+    check.none_of(found, what=f"signs of virtualization ({'; '.join(host_facts.virt_probes)})",
+                  expected_text="none (bare metal)", among=len(host_facts.virt_probes), noun="probes")

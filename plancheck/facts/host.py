@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from pydantic import BaseModel
 
-from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, register
+from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 
 NOT_STATIC = "hardware is only observable on the host"
 
@@ -26,10 +26,14 @@ class BlockDevice(BaseModel):
     model: Optional[str] = None
 
 
+DEFAULT_ROUTE = "default-route"  # in hardware.network.interfaces: whatever carries the default route
+
+
 class Nic(BaseModel):
     present: bool
     speed: Optional[int]  # Mbit/s; None when the link is down or the driver reports no speed
     operstate: str = ""
+    device: str = ""  # the kernel's name, where the profile named the interface by role (default-route)
 
 
 class HostFacts(Facts):
@@ -42,6 +46,10 @@ class HostFacts(Facts):
     memory_total: int  # bytes (MemTotal)
     disks: list[BlockDevice]
     nics: dict[str, Nic]  # the interfaces the profile names
+    # bare metal: what each probe said ("systemd-detect-virt: none", "cpuinfo flags: no hypervisor", ...)
+    # and which of them found a hypervisor or a container; an unprobed host is "could not tell"
+    virt_probes: list[str] = []
+    virtualization: Union[list[str], Unavailable] = Unavailable(reason="virtualization not probed", kind="unknown")
 
 
 # --- parsers (plain functions: unit-tested without a host) ----------------------------------------
@@ -101,6 +109,31 @@ def parse_speed(text: str) -> Optional[int]:
     return v if v > 0 else None
 
 
+# Hypervisors and clouds as DMI names them (sys_vendor / product_name), lower case.
+_VM_DMI = ("qemu", "kvm", "vmware", "virtualbox", "innotek", "xen", "microsoft corporation virtual", "hyper-v",
+           "amazon ec2", "google compute engine", "openstack", "bochs", "parallels", "bhyve", "cloud hypervisor")
+
+
+def detect_virtualization(detect_virt: Optional[str], cpu_flags: str, dmi: str) -> tuple[list[str], list[str]]:
+    """(what was looked at, what found virtualization). Any one probe that sees a hypervisor or a
+    container is enough; a probe that could not run is listed as such and decides nothing."""
+    probes, found = [], []
+    if detect_virt is None:
+        probes.append("systemd-detect-virt: not available")
+    else:
+        probes.append(f"systemd-detect-virt: {detect_virt or 'none'}")
+        if detect_virt and detect_virt != "none":
+            found.append(f"systemd-detect-virt says {detect_virt}")
+    flags = set(cpu_flags.split())
+    probes.append("cpuinfo flags: " + ("hypervisor" if "hypervisor" in flags else "no hypervisor flag"))
+    if "hypervisor" in flags:
+        found.append("the CPU reports the hypervisor flag")
+    probes.append(f"DMI: {dmi or 'not readable'}")
+    if any(v in dmi.lower() for v in _VM_DMI):
+        found.append(f"DMI names a virtual machine ({dmi})")
+    return probes, found
+
+
 # --- live ----------------------------------------------------------------------------------------
 def get_host(ctx: Context) -> Any:
     try:
@@ -140,14 +173,29 @@ class HostSource(FactSource):
         disks = parse_lsblk(r.stdout)
         nics = {}
         for nic in ctx.profile.hardware.network.interfaces:
-            base = f"/sys/class/net/{nic}"
+            device = nic
+            if nic == DEFAULT_ROUTE:
+                route = host.run("ip route show default")
+                m = re.search(r"\bdev (\S+)", route.stdout if route.rc == 0 else "")
+                if not m:
+                    raise FactError(f"host {backend}: no interface carries a default route "
+                                    f"({(route.stderr or route.stdout).strip()[:120] or 'ip route show default: empty'})")
+                device = m.group(1)
+            base = f"/sys/class/net/{device}"
             if host.run(f"test -e {shlex.quote(base)}").rc != 0:
-                nics[nic] = Nic(present=False, speed=None)
+                nics[nic] = Nic(present=False, speed=None, device=device)
                 continue
             speed = host.run(f"cat {shlex.quote(base + '/speed')}")
             state = host.run(f"cat {shlex.quote(base + '/operstate')}")
             nics[nic] = Nic(present=True, speed=parse_speed(speed.stdout) if speed.rc == 0 else None,
-                            operstate=state.stdout.strip() if state.rc == 0 else "")
+                            operstate=state.stdout.strip() if state.rc == 0 else "", device=device)
         hostname = host.run("hostname").stdout.strip()
+        dv = host.run("systemd-detect-virt")  # rc 1 with "none" on bare metal; 127 when not installed
+        detect = dv.stdout.strip() if dv.rc in (0, 1) and dv.stdout.strip() else None
+        flags = next((ln.split(":", 1)[1] for ln in _read(host, "/proc/cpuinfo", backend).splitlines()
+                      if ln.startswith("flags")), "")
+        dmi = " ".join(r.stdout.strip() for r in (host.run("cat /sys/class/dmi/id/sys_vendor"),
+                                                  host.run("cat /sys/class/dmi/id/product_name")) if r.rc == 0)
+        probes, found = detect_virtualization(detect, flags, dmi)
         return HostFacts(source=f"testinfra {backend}", hostname=hostname, memory_total=mem, disks=disks,
-                         nics=nics, **cpu)
+                         nics=nics, virt_probes=probes, virtualization=found, **cpu)

@@ -74,6 +74,9 @@ class Cpu(Strict):
     # None: any (the reference deployment needs cores, not a vendor; the plan names Intel Xeon Scalable)
     vendor: Optional[str] = None
     family: Optional[str] = None
+    # a regular expression the model string must match where the family alone is not precise enough
+    # (Xeon Scalable: Bronze/Silver/Gold/Platinum/Max, and Xeon 6 with its 4-digit numbers)
+    model_pattern: Optional[str] = None
     min_cores: int = 1
 
 
@@ -96,11 +99,13 @@ class Disk(Strict):
 
 
 class Network(Strict):
-    speed: Mbps
+    speed: Optional[Mbps]  # None: any speed, the link only has to be up (a virtual NIC reports none)
+    # kernel names, or "default-route" for whichever interface carries the default route
     interfaces: list[str] = []
 
 
 class Hardware(Strict):
+    bare_metal: bool = False  # 1.1 베어본 서버: no hypervisor or container between the platform and the host
     cpu: Cpu
     gpu: Gpu
     memory: Size
@@ -425,6 +430,9 @@ class Target(Strict):
     endpoints: dict[str, Endpoint] = {}
     tls_client: Optional[TlsClient] = None
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    # all sources are gathered concurrently before the first check; one still reading after this
+    # many seconds is an error for its checks ("did not answer within the run deadline")
+    run_deadline_s: float = Field(default=300.0, gt=0, le=3600)
     # every literal endpoint address must be configured on this host: the platform runs here, and a
     # missing vantage address (namespaces down) must not send probes out through the default route
     local_only: bool = False

@@ -26,7 +26,10 @@ def good_host() -> dict[str, Any]:
             "disks": [{"name": "nvme0n1", "transport": "nvme", "size": 4 * TB, "type": "disk",
                        "model": "SAMSUNG MZQL23T8HCLS"},
                       {"name": "sda", "transport": "sata", "size": 480 * 10**9, "type": "disk", "model": "boot"}],
-            "nics": {}}
+            "nics": {"default-route": {"present": True, "speed": 10000, "operstate": "up", "device": "eno1"}},
+            "virtualization": [],
+            "virt_probes": ["systemd-detect-virt: none", "cpuinfo flags: no hypervisor flag",
+                            "DMI: Dell Inc. PowerEdge R760"]}
 
 
 def audit(tmp_path: Path, host: dict[str, Any], profile: str = "prod") -> Any:
@@ -37,14 +40,17 @@ def test_good_host_passes(tmp_path: Path) -> None:
     res = audit(tmp_path, good_host())
     assert failed_ids(res) == set()
     passed = {c["control"] for c in res.checks if c["outcome"] == "passed" and c["control"].startswith("HW-")}
-    assert passed == {"HW-001", "HW-002", "HW-003", "HW-004"}
+    assert passed == {"HW-001", "HW-002", "HW-003", "HW-004", "HW-005", "HW-006"}
     nic = next(c for c in res.checks if c["control"] == "HW-005")
-    assert nic["outcome"] == "skipped" and "names no interfaces" in nic["message"]  # prod names none
+    assert "default-route (eno1)" in nic["found"]  # prod names the uplink by its role
 
 
 HOST_CASES: list[tuple[dict[str, Any], str]] = [
     ({"cpu_vendor": "AMD", "cpu_model": "AMD EPYC 9354 32-Core Processor"}, "HW-001"),
     ({"cpu_model": "Intel(R) Core(TM) i9-13900K"}, "HW-001"),  # Intel, but not a Xeon
+    ({"cpu_model": "Intel(R) Xeon(R) E-2388G"}, "HW-001"),  # a Xeon, but not a Scalable one
+    ({"virtualization": ["systemd-detect-virt says kvm", "the CPU reports the hypervisor flag"],
+      "virt_probes": ["systemd-detect-virt: kvm", "cpuinfo flags: hypervisor", "DMI: QEMU Standard PC"]}, "HW-006"),
     ({"memory_total": 128 * 2**30}, "HW-003"),
     ({"disks": [{"name": "sda", "transport": "sata", "size": 4 * TB, "type": "disk"}]}, "HW-004"),  # SATA, not NVMe
     ({"disks": [{"name": "nvme0n1", "transport": "nvme", "size": 2 * TB, "type": "disk"}]}, "HW-004"),  # too small
@@ -177,7 +183,8 @@ def test_host_source_live_over_fake_host(monkeypatch: pytest.MonkeyPatch) -> Non
                                           "model": "X"}]})
     fake = FakeHost({"/proc/cpuinfo": CPUINFO_XEON, "/proc/meminfo": "MemTotal: 263711864 kB\n",
                      "/sys/class/net/eno1/speed": "10000\n", "/sys/class/net/eno1/operstate": "up\n"},
-                    {"lsblk -J -b -d -o NAME,TRAN,SIZE,TYPE,MODEL": lsblk, "hostname": "ai-01\n"})
+                    {"lsblk -J -b -d -o NAME,TRAN,SIZE,TYPE,MODEL": lsblk, "hostname": "ai-01\n",
+                     "systemd-detect-virt": "none\n"})
     monkeypatch.setattr(host_mod, "get_host", lambda ctx: fake)
     profile = load_profile("prod", ROOT / "profiles").model_copy(deep=True)
     net = profile.hardware.network.model_copy(update={"interfaces": ["eno1", "eno9"]})
@@ -187,6 +194,7 @@ def test_host_source_live_over_fake_host(monkeypatch: pytest.MonkeyPatch) -> Non
     assert facts.disks[0].transport == "nvme"
     assert facts.nics["eno1"].speed == 10000 and facts.nics["eno1"].operstate == "up"
     assert not facts.nics["eno9"].present
+    assert facts.virtualization == [] and facts.virt_probes[0] == "systemd-detect-virt: none"
 
 
 def test_host_source_live_on_this_machine() -> None:
@@ -195,3 +203,17 @@ def test_host_source_live_on_this_machine() -> None:
     facts = HostSource().live(ctx)
     assert isinstance(facts, HostFacts) and facts.cpus >= 1 and facts.memory_total > 0 and facts.source
     json.dumps(facts.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize("detect,flags,dmi,virtual", [
+    ("none", "fpu vme sse2", "Dell Inc. PowerEdge R760", False),
+    ("kvm", "fpu hypervisor", "QEMU Standard PC (Q35 + ICH9, 2009)", True),
+    ("docker", "fpu", "", True),  # a container is not the bare-metal host either
+    (None, "fpu hypervisor", "", True),  # no systemd-detect-virt: the CPU flag still tells
+    ("none", "fpu", "VMware, Inc. VMware Virtual Platform", True),
+])
+def test_detect_virtualization(detect: str | None, flags: str, dmi: str, virtual: bool) -> None:
+    from plancheck.facts.host import detect_virtualization
+
+    probes, found = detect_virtualization(detect, flags, dmi)
+    assert len(probes) == 3 and bool(found) is virtual
