@@ -28,7 +28,7 @@ BREAKS: dict[str, tuple[str, Callable[[], object], Callable[[], object], set[str
         lambda: sql("SET GLOBAL thread_cache_size=128"), {"DB-002"}),
     "mariadb-audit-logging-off": (
         "mariadb", lambda: sql("SET GLOBAL server_audit_logging=OFF"),
-        lambda: sql("SET GLOBAL server_audit_logging=ON"), {"DB-003"}),
+        lambda: sql("SET GLOBAL server_audit_logging=ON"), {"DB-003", "DB-009"}),  # off: the plugin is not active
     "mariadb-anonymous-user": (
         "mariadb", lambda: sql("CREATE USER ''@'localhost'"),
         lambda: sql("DROP USER IF EXISTS ''@'localhost'"), {"DB-010", "DB-014"}),  # no password either
