@@ -1,2 +1,3 @@
 """Project-level pytest wiring: the thin fixtures that hand facts and profile slices to checks."""
-pytest_plugins = ["fixtures.params", "fixtures.facts", "fixtures.hardware", "fixtures.ops", "fixtures.network"]
+pytest_plugins = ["fixtures.params", "fixtures.facts", "fixtures.hardware", "fixtures.ops", "fixtures.network",
+                  "fixtures.access"]

@@ -105,7 +105,8 @@ def _refs(refs: object) -> str:
          rationale="The plan runs on four GPUs (three for the AI system, one for the applications); a missing "
          "card leaves a pinned container without its GPU.",
          remediation="Install or reseat the missing GPU (lspci | grep -i nvidia; nvidia-smi -L), or fix the "
-         "driver that does not see it.")
+         "driver that does not see it.",
+         reads=("hardware.gpu.count", "gpu_required"))
 def test_gpu_count(check: Check, gpu_facts: GpuFacts, profile: Profile) -> None:
     gpu = require_nvml(check, gpu_facts, profile)
     check.that(len(gpu.gpus) == profile.hardware.gpu.count, expected=profile.hardware.gpu.count, what="GPUs",
@@ -114,7 +115,8 @@ def test_gpu_count(check: Check, gpu_facts: GpuFacts, profile: Profile) -> None:
 
 @control("GPU-002", title="GPU model as planned", severity="high", section=HW,
          rationale="The plan's sizing (memory, throughput, MIG or not) is for one model of card.",
-         remediation="Install the planned GPU model in this slot.")
+         remediation="Install the planned GPU model in this slot.",
+         reads=("hardware.gpu.model",))
 def test_gpu_model(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index: int) -> None:
     g = device(require_nvml(check, gpu_facts, profile), gpu_index)
     want = profile.hardware.gpu
@@ -125,7 +127,8 @@ def test_gpu_model(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_inde
 @control("GPU-003", title="GPU memory as planned", severity="high", section=HW,
          rationale="Models and batch sizes are chosen for the card's memory.",
          remediation="Install the planned card; a smaller memory total than its model has points to a wrong SKU "
-         "or a retired-page problem (nvidia-smi -q -d PAGE_RETIREMENT,ROW_REMAPPER).")
+         "or a retired-page problem (nvidia-smi -q -d PAGE_RETIREMENT,ROW_REMAPPER).",
+         reads=("hardware.gpu.memory",))
 def test_gpu_memory(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index: int) -> None:
     g = device(require_nvml(check, gpu_facts, profile), gpu_index)
     want = profile.hardware.gpu.memory
@@ -137,7 +140,8 @@ def test_gpu_memory(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_ind
 @control("GPU-004", title="NVIDIA driver at least the minimum version", severity="high", section=HW,
          rationale="Older drivers lack support or fixes for the planned cards and the CUDA versions the "
          "services are built for.",
-         remediation="Install an NVIDIA driver at or above hardware.gpu.min_driver.")
+         remediation="Install an NVIDIA driver at or above hardware.gpu.min_driver.",
+         reads=("hardware.gpu.min_driver",))
 def test_gpu_driver(check: Check, gpu_facts: GpuFacts, profile: Profile) -> None:
     gpu = require_nvml(check, gpu_facts, profile)
     want = profile.hardware.gpu.min_driver
@@ -147,7 +151,8 @@ def test_gpu_driver(check: Check, gpu_facts: GpuFacts, profile: Profile) -> None
 
 @control("GPU-005", title="GPU ECC enabled", severity="medium", section=HW,
          rationale="Without ECC a memory bit flip silently corrupts model weights or training state.",
-         remediation="Enable ECC (nvidia-smi -i N -e 1) and reboot or reset the GPU.")
+         remediation="Enable ECC (nvidia-smi -i N -e 1) and reboot or reset the GPU.",
+         reads=("hardware.gpu.ecc",))
 def test_gpu_ecc(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index: int) -> None:
     g = device(require_nvml(check, gpu_facts, profile), gpu_index)
     if not profile.hardware.gpu.ecc:
@@ -158,7 +163,8 @@ def test_gpu_ecc(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index:
 @control("GPU-006", title="GPU persistence mode enabled", severity="low", section=HW,
          rationale="Without persistence the driver tears the GPU state down between clients: slow first "
          "calls and settings (clocks, limits) lost.",
-         remediation="Run nvidia-persistenced (systemctl enable --now nvidia-persistenced).")
+         remediation="Run nvidia-persistenced (systemctl enable --now nvidia-persistenced).",
+         reads=("hardware.gpu.persistence",))
 def test_gpu_persistence(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index: int) -> None:
     g = device(require_nvml(check, gpu_facts, profile), gpu_index)
     if not profile.hardware.gpu.persistence:
@@ -169,7 +175,8 @@ def test_gpu_persistence(check: Check, gpu_facts: GpuFacts, profile: Profile, gp
 
 @control("GPU-007", title="GPU MIG mode as planned", severity="high", section=HW,
          rationale="MIG splits a card into instances: device ids and memory of every pinned container change.",
-         remediation="Set MIG mode to the plan's (nvidia-smi -i N -mig 0|1) and reset the GPU.")
+         remediation="Set MIG mode to the plan's (nvidia-smi -i N -mig 0|1) and reset the GPU.",
+         reads=("hardware.gpu.mig",))
 def test_gpu_mig(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index: int) -> None:
     g = device(require_nvml(check, gpu_facts, profile), gpu_index)
     want = profile.hardware.gpu.mig
@@ -182,7 +189,8 @@ def test_gpu_mig(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index:
          rationale="A card in a slower or narrower slot, or a link trained down by a bad riser, loses host-GPU "
          "bandwidth for model loading and data transfer.",
          remediation="Move the card to a full-width slot of the planned generation; check risers and BIOS "
-         "PCIe settings (lspci -vv: LnkCap/LnkSta).")
+         "PCIe settings (lspci -vv: LnkCap/LnkSta).",
+         reads=("hardware.gpu.pcie_generation", "hardware.gpu.pcie_width"))
 def test_gpu_pcie(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index: int) -> None:
     g = device(require_nvml(check, gpu_facts, profile), gpu_index)
     want = profile.hardware.gpu
@@ -203,7 +211,8 @@ def test_gpu_pcie(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index
          section=ALLOC, rationale="Without the NVIDIA container toolkit no GPU container of the plan can start "
          "with its GPUs.",
          remediation="Install nvidia-container-toolkit and register it (nvidia-ctk runtime configure "
-         "--runtime=docker; systemctl restart docker).")
+         "--runtime=docker; systemctl restart docker).",
+         reads=("containers.*.gpus", "gpu_required"))
 def test_gpu_container_runtime(check: Check, gpu_facts: GpuFacts, profile: Profile) -> None:
     gpu = require_nvml(check, gpu_facts, profile)
     if not any(c.gpus for c in profile.containers.values()):
@@ -223,7 +232,8 @@ def test_gpu_container_runtime(check: Check, gpu_facts: GpuFacts, profile: Profi
          rationale="The plan pins each AI/application container to named GPUs (device=0,1 ...); a request by "
          "count or for other ids lets the runtime pick any card.",
          remediation="Set deploy.resources.reservations.devices with driver nvidia, capabilities [gpu] and "
-         "device_ids of the plan.")
+         "device_ids of the plan.",
+         reads=("containers.{gpu_container}.gpus",))
 def test_pinning_reservation(check: Check, gpu_host: Optional[GpuFacts], profile: Profile, gpu_container: str,
                              pinned_container: Callable[[str], ContainerFacts]) -> None:
     gpu = require_nvml_where_observed(check, gpu_host, profile)
@@ -241,7 +251,8 @@ def test_pinning_reservation(check: Check, gpu_host: Optional[GpuFacts], profile
          rationale="What reaches the container is the union of its device request, NVIDIA_VISIBLE_DEVICES under "
          "the nvidia runtime and GPU device nodes; any of them can widen the reservation.",
          remediation="Pin through the device request only; remove NVIDIA_VISIBLE_DEVICES=all, `runtime: nvidia` "
-         "and /dev/nvidiaN devices from the service.")
+         "and /dev/nvidiaN devices from the service.",
+         reads=("containers.{gpu_container}.gpus",))
 def test_pinning_exposure(check: Check, gpu_host: Optional[GpuFacts], profile: Profile, gpu_container: str,
                           pinned_container: Callable[[str], ContainerFacts]) -> None:
     gpu = require_nvml_where_observed(check, gpu_host, profile)
@@ -257,7 +268,8 @@ def test_pinning_exposure(check: Check, gpu_host: Optional[GpuFacts], profile: P
          section=ALLOC, rationale="The plan gives GPUs to four containers only; any other holding one takes "
          "capacity planned for them.",
          remediation="Remove the GPU device request, `runtime: nvidia`, NVIDIA_VISIBLE_DEVICES and /dev/nvidia* "
-         "devices from the service.")
+         "devices from the service.",
+         reads=("containers.{gpuless_container}.gpus",))
 def test_pinning_none_unplanned(check: Check, gpu_host: Optional[GpuFacts], profile: Profile,
                                 gpuless_container: str,
                                 pinned_container: Callable[[str], ContainerFacts]) -> None:
@@ -269,7 +281,8 @@ def test_pinning_none_unplanned(check: Check, gpu_host: Optional[GpuFacts], prof
 @control("GPU-013", title="Container's GPU processes run only on its planned GPUs", severity="high", section=ALLOC,
          rationale="What NVML sees is the pinning that actually holds: a process on another GPU takes the "
          "capacity planned for someone else.",
-         remediation="Recreate the container with its planned device_ids; check CUDA_VISIBLE_DEVICES inside it.")
+         remediation="Recreate the container with its planned device_ids; check CUDA_VISIBLE_DEVICES inside it.",
+         reads=("containers.{gpu_container}.gpus",))
 def test_processes_on_planned_gpus(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_container: str) -> None:
     gpu = require_nvml(check, gpu_facts, profile)
     used = {p.gpu for p, who in owners(gpu, profile) if who == gpu_container}
@@ -278,7 +291,8 @@ def test_processes_on_planned_gpus(check: Check, gpu_facts: GpuFacts, profile: P
 
 @control("GPU-014", title="No GPU process in a container without a planned GPU", severity="high", section=ALLOC,
          rationale="A container the plan gives no GPU must not hold one, whatever its configuration says.",
-         remediation="Find how the container reaches the GPU (device request, runtime, device nodes) and remove it.")
+         remediation="Find how the container reaches the GPU (device request, runtime, device nodes) and remove it.",
+         reads=("containers.{gpuless_container}.gpus",))
 def test_processes_none_unplanned(check: Check, gpu_facts: GpuFacts, profile: Profile,
                                   gpuless_container: str) -> None:
     gpu = require_nvml(check, gpu_facts, profile)
@@ -289,7 +303,8 @@ def test_processes_none_unplanned(check: Check, gpu_facts: GpuFacts, profile: Pr
 @control("GPU-015", title="GPU used only by the containers the plan pins to it", severity="high", section=ALLOC,
          rationale="The plan shares GPU 2 between vector-db and training-server and no other GPU; any other user "
          "(another container, a host process) shares a card beyond the plan.",
-         remediation="Stop the unplanned user (nvidia-smi shows its PID) or change the plan's pinning.")
+         remediation="Stop the unplanned user (nvidia-smi shows its PID) or change the plan's pinning.",
+         reads=("containers.*.gpus",))
 def test_gpu_users_as_planned(check: Check, gpu_facts: GpuFacts, profile: Profile, gpu_index: int) -> None:
     gpu = require_nvml(check, gpu_facts, profile)
     device(gpu, gpu_index)

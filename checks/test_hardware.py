@@ -51,7 +51,8 @@ def match_disks(planned: list[Disk], found: list[BlockDevice], tolerance: float)
 @control("HW-001", title="CPU vendor and family as planned", severity="medium", section=HW,
          rationale="The plan names Intel Xeon Scalable; another CPU changes performance, instruction sets and "
          "the support contract the sizing assumed.",
-         remediation="Deploy on a server with the planned CPU, or change the plan (hardware.cpu) with its owner.")
+         remediation="Deploy on a server with the planned CPU, or change the plan (hardware.cpu) with its owner.",
+         reads=("hardware.cpu.vendor", "hardware.cpu.family", "hardware.cpu.model_pattern"))
 def test_cpu_model(check: Check, host_facts: HostFacts, profile: Profile) -> None:
     cpu = profile.hardware.cpu
     if not cpu.vendor and not cpu.family:
@@ -69,7 +70,8 @@ def test_cpu_model(check: Check, host_facts: HostFacts, profile: Profile) -> Non
 @control("HW-002", title="CPU count at least the planned minimum", severity="medium", section=HW,
          rationale="Container CPU limits are shares of the host's CPUs; fewer CPUs than planned over-commit them.",
          remediation="Deploy on a server with at least hardware.cpu.min_cores logical CPUs (check BIOS SMT/core "
-         "settings and VM sizing).")
+         "settings and VM sizing).",
+         reads=("hardware.cpu.min_cores",))
 def test_cpu_count(check: Check, host_facts: HostFacts, profile: Profile) -> None:
     want = profile.hardware.cpu.min_cores
     check.that(host_facts.cpus >= want, expected=f">= {want} logical CPUs", what="CPUs",
@@ -78,7 +80,8 @@ def test_cpu_count(check: Check, host_facts: HostFacts, profile: Profile) -> Non
 
 @control("HW-003", title="Physical memory as planned", severity="high", section=HW,
          rationale="The allocations and container limits of 1.2 and 2.2 are carved out of the planned RAM.",
-         remediation="Install the planned memory (check for failed DIMMs: dmidecode -t memory, EDAC counters).")
+         remediation="Install the planned memory (check for failed DIMMs: dmidecode -t memory, EDAC counters).",
+         reads=("hardware.memory",))
 def test_memory(check: Check, host_facts: HostFacts, profile: Profile) -> None:
     want = profile.hardware.memory
     check.that(host_facts.memory_total >= _floor(want, profile), what="MemTotal",
@@ -89,7 +92,8 @@ def test_memory(check: Check, host_facts: HostFacts, profile: Profile) -> None:
 
 @control("HW-004", title="Planned disk present with its transport and capacity", severity="high", section=HW,
          rationale="The plan's storage (4TB NVMe) backs the 2 TB + 2 TB allocations and the databases' I/O.",
-         remediation="Install the planned disk (e.g. the NVMe SSD) or fix its detection (lsblk, nvme list).")
+         remediation="Install the planned disk (e.g. the NVMe SSD) or fix its detection (lsblk, nvme list).",
+         reads=("hardware.storage",))
 def test_disk(check: Check, host_facts: HostFacts, profile: Profile, disk: Optional[int]) -> None:
     if disk is None:
         pytest.skip("the profile plans no disks (hardware.storage is empty)")
@@ -109,7 +113,8 @@ def test_disk(check: Check, host_facts: HostFacts, profile: Profile, disk: Optio
          rationale="The plan gives the server a 10 Gbps network; a link negotiated lower is a cabling, "
          "switch port or NIC fault.",
          remediation="Check the cable, transceiver and switch port (ethtool IF); name the uplinks in "
-         "hardware.network.interfaces.")
+         "hardware.network.interfaces.",
+         reads=("hardware.network.speed", "hardware.network.interfaces"))
 def test_nic_speed(check: Check, host_facts: HostFacts, profile: Profile, nic: Optional[str]) -> None:
     want = profile.hardware.network.speed
     if nic is None:
@@ -131,7 +136,8 @@ def test_nic_speed(check: Check, host_facts: HostFacts, profile: Profile, nic: O
          rationale="The plan's server is a 베어본 서버 (bare-metal server): the GPUs, NVMe and 10 Gbps link are the "
          "platform's own, not shared through a hypervisor or a container host.",
          remediation="Run the platform on the planned physical server, or change the plan (hardware.bare_metal) "
-         "with its owner.")
+         "with its owner.",
+         reads=("hardware.bare_metal",))
 def test_bare_metal(check: Check, host_facts: HostFacts, profile: Profile) -> None:
     if not profile.hardware.bare_metal:
         check.not_applicable("the profile does not require bare metal (hardware.bare_metal: false)")

@@ -27,7 +27,8 @@ def _case(check: Check, facts: MtlsFacts, name: str, case: str, want: str) -> No
 @control("MTLS-001", title="Client without a certificate is refused", severity="critical", section=MTLS,
          rationale="The service mesh is mTLS: a peer that cannot prove its identity must not get in.",
          remediation="Require client certificates (ssl_verify_client on; tls-auth-clients yes; REQUIRE X509; "
-         "client_auth_type: RequireAndVerifyClientCert; ssl.CERT_REQUIRED).")
+         "client_auth_type: RequireAndVerifyClientCert; ssl.CERT_REQUIRED).",
+         reads=("security.tls.mtls",))
 def test_mtls_no_certificate(check: Check, mtls_facts: MtlsFacts, mtls_endpoint: str) -> None:
     _case(check, mtls_facts, mtls_endpoint, "no_cert", "refused")
 
@@ -35,20 +36,23 @@ def test_mtls_no_certificate(check: Check, mtls_facts: MtlsFacts, mtls_endpoint:
 @control("MTLS-002", title="Client certificate from a foreign CA is refused", severity="critical", section=MTLS,
          rationale="Only the platform CA vouches for peers; any other CA's certificate proves nothing.",
          remediation="Trust only the platform CA for client certificates (ssl_client_certificate, tls-ca-cert-file, "
-         "client_ca_file).")
+         "client_ca_file).",
+         reads=("security.tls.mtls",))
 def test_mtls_foreign_ca(check: Check, mtls_facts: MtlsFacts, mtls_endpoint: str) -> None:
     _case(check, mtls_facts, mtls_endpoint, "foreign_ca", "refused")
 
 
 @control("MTLS-003", title="Expired client certificate from the platform CA is refused", severity="high",
          section=MTLS, rationale="An expired certificate (e.g. of a decommissioned client) must not open the mesh.",
-         remediation="Verify the client certificate's validity period (do not disable time checks).")
+         remediation="Verify the client certificate's validity period (do not disable time checks).",
+         reads=("security.tls.mtls",))
 def test_mtls_expired(check: Check, mtls_facts: MtlsFacts, mtls_endpoint: str) -> None:
     _case(check, mtls_facts, mtls_endpoint, "expired", "refused")
 
 
 @control("MTLS-004", title="Client with a valid platform certificate is accepted", severity="high", section=MTLS,
          rationale="Refusing everyone is not mTLS either: the platform's own clients must get in.",
-         remediation="Trust the platform CA and allow the client identities that need the service.")
+         remediation="Trust the platform CA and allow the client identities that need the service.",
+         reads=("security.tls.mtls",))
 def test_mtls_valid(check: Check, mtls_facts: MtlsFacts, mtls_endpoint: str) -> None:
     _case(check, mtls_facts, mtls_endpoint, "valid", "accepted")

@@ -39,7 +39,8 @@ def allowed_bindings(profile: Profile) -> set[tuple[str, str, int]]:
          section=PORTS, rationale="From outside only HTTPS/WSS 443 is open; SSH 22 and the admin portal 8443 only "
          "through the VPN. A full connect scan from a real outside client is the proof.",
          remediation="Unpublish the extra port (compose `ports:`), remove the forward/DNAT rule, or firewall it.",
-         tags=_cis("5.8", "5.7"))
+         tags=_cis("5.8", "5.7"),
+         reads=("security.public_ports", "security.vpn_ports"))
 def test_ports_from_vantage(check: Check, exposure: ExposureFacts, vantage: str, profile: Profile) -> None:
     scan = check.fact(exposure.scans.get(vantage))
     if scan is None:
@@ -54,7 +55,8 @@ def test_ports_from_vantage(check: Check, exposure: ExposureFacts, vantage: str,
          rationale="A published port is one firewall mistake away from the internet, even while Docker cannot set "
          "it up (a container on an internal network opens it the day it joins a routed one).",
          remediation="Remove the `ports:` entry; publish VPN-only ports on the VPN address only.",
-         tags=_cis("5.8|5.13", "5.7|5.14"))
+         tags=_cis("5.8|5.13", "5.7|5.14"),
+         reads=("security.public_ports", "security.vpn_ports"))
 def test_ports_published(check: Check, exposure: ExposureFacts, profile: Profile) -> None:
     allowed = allowed_bindings(profile)
     extra = [f"{p.service} {p.host_ip}:{p.host_port}->{p.container_port}" + ("" if p.effective else " (requested)")
@@ -67,7 +69,8 @@ def test_ports_published(check: Check, exposure: ExposureFacts, profile: Profile
 @control("PORT-003", title="Only allowed sockets listen on the host", severity="high", section=PORTS,
          rationale="Every listening socket is attack surface; anything besides the published ports must be "
          "named in the profile with its reason.",
-         remediation="Stop the service or bind it to loopback; a tolerated one goes to security.host_listeners.")
+         remediation="Stop the service or bind it to loopback; a tolerated one goes to security.host_listeners.",
+         reads=("security.public_ports", "security.vpn_ports", "security.host_listeners"))
 def test_ports_host_listeners(check: Check, exposure: ExposureFacts, profile: Profile) -> None:
     listeners = check.fact(exposure.listeners)
     allowed = {f"{ip}:{port}" if ":" not in ip else f"[{ip}]:{port}" for _, ip, port in allowed_bindings(profile)
@@ -91,7 +94,8 @@ def test_ports_host_listeners(check: Check, exposure: ExposureFacts, profile: Pr
          section=PORTS, rationale="Docker 20.10 forwards to a container IP from any host that routes to it, past the "
          "published ports (even ports 'published on 127.0.0.1'); a DOCKER-USER rule must drop it.",
          remediation="iptables -I DOCKER-USER -i <outside if> -m conntrack ! --ctstate DNAT -j DROP "
-         "(baseline/scripts/netns.sh up).", tags=_cis("5.13", "5.14"))
+         "(baseline/scripts/netns.sh up).", tags=_cis("5.13", "5.14"),
+         reads=("security.public_ports", "security.vpn_ports"))
 def test_ports_docker_user_rule(check: Check, exposure: ExposureFacts, vantage: str) -> None:
     hole = check.fact(exposure.loophole.get(vantage))
     if hole is None:
@@ -106,7 +110,8 @@ def test_ports_docker_user_rule(check: Check, exposure: ExposureFacts, vantage: 
          section=PORTS, rationale="The loophole proven, not just read: a client that routes a container IP via the "
          "host must get nothing, whatever the rules look like.",
          remediation="Restore the DOCKER-USER drop rule; check `iptables -S DOCKER-USER` and FORWARD.",
-         tags=_cis("5.13", "5.14"))
+         tags=_cis("5.13", "5.14"),
+         reads=("security.internal_networks",))
 def test_ports_container_ip_unreachable(check: Check, exposure: ExposureFacts, vantage: str) -> None:
     hole = check.fact(exposure.loophole.get(vantage))
     if hole is None:

@@ -19,7 +19,8 @@ BK = "3.1 MariaDB 설정 (backup)"
          section=BK, rationale="Only a restored backup proves the chain, the encryption key and the manifests "
          "work together; the drill measures the time to restore (RTO).",
          remediation="Read the failing step: a payload that does not match its manifest is corrupt (take a new "
-         "full backup); a prepare or start failure points at the chain or the keys.")
+         "full backup); a prepare or start failure points at the chain or the keys.",
+         reads=("backup.restore_drill",))
 def test_restore_drill(check: Check, restore_drill_facts: RestoreDrillFacts, profile: Profile,
                        record_property) -> None:  # type: ignore[no-untyped-def]
     d = restore_drill_facts

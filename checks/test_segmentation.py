@@ -4,10 +4,8 @@ each pair no flow allows must not. Pairs inside one Docker network that no flow 
 (listed in the profile) and not checked."""
 from __future__ import annotations
 
-import pytest
-
 from plancheck.controls import control
-from plancheck.evaluate import Check
+from plancheck.evaluate import Check, not_here
 from plancheck.facts.base import FactError
 from plancheck.facts.segmentation import SegmentationFacts
 
@@ -18,7 +16,7 @@ def _answered(segmentation: SegmentationFacts, pair: tuple[str, str, int]) -> bo
     src, dst, port = pair
     for name in (src, dst):
         if name in segmentation.absent:
-            pytest.skip(segmentation.absent[name])
+            not_here(segmentation.absent[name])
         if name in segmentation.down:
             raise FactError(segmentation.down[name])
     found = segmentation.reachable.get(src, {}).get(f"{dst}:{port}")
@@ -29,7 +27,8 @@ def _answered(segmentation: SegmentationFacts, pair: tuple[str, str, int]) -> bo
 
 @control("SEG-001", title="Required flow between zones answers", severity="high", section=SEG,
          rationale="The platform works only if each planned flow (gateway -> apps, apps -> databases, Prometheus -> "
-         "exporters, ...) is open.", remediation="Attach both containers to the zone network the flow uses.")
+         "exporters, ...) is open.", remediation="Attach both containers to the zone network the flow uses.",
+         reads=("security.segmentation.allowed", "zones"))
 def test_segmentation_required_flow(check: Check, segmentation: SegmentationFacts,
                                     segmentation_required: tuple[str, str, int]) -> None:
     src, dst, port = segmentation_required
@@ -41,7 +40,8 @@ def test_segmentation_required_flow(check: Check, segmentation: SegmentationFact
          rationale="Zones only contain a breach when nothing outside the allowed flows gets through: e.g. only "
          "application services reach MariaDB and Redis, the edge reaches only the applications.",
          remediation="Detach the container from the network that joins the zones (docker network disconnect; "
-         "compose `networks:`).", tags=("cis-docker-1.12:2.1", "docker-bench-1.6.0:2.1"))
+         "compose `networks:`).", tags=("cis-docker-1.12:2.1", "docker-bench-1.6.0:2.1"),
+         reads=("security.segmentation.allowed", "zones"))
 def test_segmentation_forbidden_flow(check: Check, segmentation: SegmentationFacts,
                                      segmentation_forbidden: tuple[str, str, int]) -> None:
     src, dst, port = segmentation_forbidden

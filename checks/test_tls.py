@@ -32,7 +32,8 @@ def _cert(check: Check, ep: TlsEndpointFacts, name: str):  # type: ignore[no-unt
          "whatever its configuration file says.",
          remediation="Restrict the server to TLS 1.3 (nginx ssl_protocols TLSv1.3; redis tls-protocols; MariaDB "
          "tls_version; Go exporters min_version/max_version TLS13) and restart it.",
-         tags=("dev-sec:ssl-baseline", "dev-sec:nginx-12"))
+         tags=("dev-sec:ssl-baseline", "dev-sec:nginx-12"),
+         reads=("security.tls.external_versions", "security.tls.internal_versions"))
 def test_tls_versions(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: Profile) -> None:
     ep = endpoint_facts(tls_facts, tls_endpoint)
     unprobed = [v for v in VERSIONS if v not in ep.versions]
@@ -46,7 +47,8 @@ def test_tls_versions(check: Check, tls_facts: TlsFacts, tls_endpoint: str, prof
 @control("TLS-002", title="Only allow-listed cipher suites are accepted", severity="high", section=TLS,
          rationale="The profile's allow-list holds the TLS 1.3 AEAD suites; CCM_8 and anything older are out.",
          remediation="Limit the server's suites (tls-ciphersuites, ssl_conf_command Ciphersuites, ...).",
-         tags=("dev-sec:ssl-baseline",))
+         tags=("dev-sec:ssl-baseline",),
+         reads=("security.tls.cipher_suites",))
 def test_tls_cipher_suites(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: Profile) -> None:
     ep = endpoint_facts(tls_facts, tls_endpoint)
     allowed = profile.security.tls.cipher_suites
@@ -58,7 +60,8 @@ def test_tls_cipher_suites(check: Check, tls_facts: TlsFacts, tls_endpoint: str,
 @control("TLS-003", title="Certificate chain valid against the platform CA", severity="critical", section=TLS,
          rationale="mTLS only authenticates anything when every service presents a chain the platform CA signed.",
          remediation="Issue the service certificate from the platform CA (baseline/scripts/pki.sh) and serve it "
-         "with its chain.")
+         "with its chain.",
+         reads=("security.tls.mtls",))
 def test_tls_chain(check: Check, tls_facts: TlsFacts, tls_endpoint: str) -> None:
     ep = endpoint_facts(tls_facts, tls_endpoint)
     cert = _cert(check, ep, tls_endpoint)
@@ -69,7 +72,8 @@ def test_tls_chain(check: Check, tls_facts: TlsFacts, tls_endpoint: str) -> None
 
 @control("TLS-004", title="Certificate not expired and valid for the minimum days", severity="high", section=TLS,
          rationale="An expiring certificate takes the service down; renewal must happen well before.",
-         remediation="Renew the certificate (pki.sh renews anything with under 30 days left) and reload the service.")
+         remediation="Renew the certificate (pki.sh renews anything with under 30 days left) and reload the service.",
+         reads=("security.tls.min_days_valid",))
 def test_tls_validity(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: Profile) -> None:
     ep = endpoint_facts(tls_facts, tls_endpoint)
     cert = _cert(check, ep, tls_endpoint)
@@ -84,7 +88,8 @@ def test_tls_validity(check: Check, tls_facts: TlsFacts, tls_endpoint: str, prof
 
 @control("TLS-005", title="Certificate key type and size are strong enough", severity="high", section=TLS,
          rationale="RSA under 2048 bits and EC under 256 bits are breakable within a certificate's life.",
-         remediation="Reissue with an EC P-256 (or RSA 3072) key.")
+         remediation="Reissue with an EC P-256 (or RSA 3072) key.",
+         reads=("security.tls.min_key_bits",))
 def test_tls_key(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: Profile) -> None:
     cert = _cert(check, endpoint_facts(tls_facts, tls_endpoint), tls_endpoint)
     minimum = profile.security.tls.min_key_bits
@@ -99,7 +104,8 @@ def test_tls_key(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: 
 
 @control("TLS-006", title="Certificate signature algorithm is allowed", severity="high", section=TLS,
          rationale="MD5 and SHA-1 signatures can be forged.",
-         remediation="Reissue the certificate signed with SHA-256 or better.")
+         remediation="Reissue the certificate signed with SHA-256 or better.",
+         reads=("security.tls.signature_algorithms",))
 def test_tls_signature(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: Profile) -> None:
     cert = _cert(check, endpoint_facts(tls_facts, tls_endpoint), tls_endpoint)
     allowed = profile.security.tls.signature_algorithms
@@ -110,7 +116,8 @@ def test_tls_signature(check: Check, tls_facts: TlsFacts, tls_endpoint: str, pro
 @control("TLS-007", title="Certificate SAN covers the service name", severity="high", section=TLS,
          rationale="Clients verifying the peer (nginx proxy_ssl_verify, redis-exporter, ...) need the service "
          "name in the subjectAltName; the CN is ignored.",
-         remediation="Reissue with subjectAltName = DNS:<service name>.")
+         remediation="Reissue with subjectAltName = DNS:<service name>.",
+         reads=("+pki",))
 def test_tls_san(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: Profile) -> None:
     ep = endpoint_facts(tls_facts, tls_endpoint)
     cert = _cert(check, ep, tls_endpoint)
@@ -123,7 +130,8 @@ def test_tls_san(check: Check, tls_facts: TlsFacts, tls_endpoint: str, profile: 
 @control("TLS-008", title="HSTS header sent on the live HTTPS answer", severity="high", section=EXTERNAL,
          rationale="HSTS keeps browsers on HTTPS after the first visit; only a real answer shows it is sent.",
          remediation='add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;',
-         tags=("dev-sec:nginx-13",))
+         tags=("dev-sec:nginx-13",),
+         reads=("security.web.{tls_hsts_endpoint}.hsts_min_age",))
 def test_tls_hsts(check: Check, tls_facts: TlsFacts, tls_hsts_endpoint: str, profile: Profile) -> None:
     ep = endpoint_facts(tls_facts, tls_hsts_endpoint)
     value = ep.hsts or ""
@@ -138,7 +146,8 @@ def test_tls_hsts(check: Check, tls_facts: TlsFacts, tls_hsts_endpoint: str, pro
 @control("TLS-009", title="Plain HTTP absent or redirecting to HTTPS", severity="high", section=EXTERNAL,
          rationale="Only HTTPS/WSS 443 is public; a plaintext listener may only redirect.",
          remediation="Close port 80 or make it `return 301 https://$host$request_uri;`.",
-         tags=("dev-sec:nginx-baseline",))
+         tags=("dev-sec:nginx-baseline",),
+         reads=("security.public_ports",))
 def test_tls_http_plain(check: Check, tls_facts: TlsFacts, tls_http_endpoint: str) -> None:
     ep = endpoint_facts(tls_facts, tls_http_endpoint)
     probe = ep.http_plain
@@ -149,7 +158,8 @@ def test_tls_http_plain(check: Check, tls_facts: TlsFacts, tls_http_endpoint: st
 @control("TLS-010", title="WebSocket upgrade (wss://) through the gateway succeeds", severity="high", section=EXTERNAL,
          rationale="The plan's WSS(443) is a working WebSocket through the public gateway, not just an open port.",
          remediation="Proxy the path with proxy_http_version 1.1 and the Upgrade/Connection headers to the chat "
-         "service.")
+         "service.",
+         reads=("security.public_ports",))
 def test_tls_websocket(check: Check, tls_facts: TlsFacts, tls_websocket_endpoint: str) -> None:
     ep = endpoint_facts(tls_facts, tls_websocket_endpoint)
     probe = ep.websocket
@@ -160,7 +170,8 @@ def test_tls_websocket(check: Check, tls_facts: TlsFacts, tls_websocket_endpoint
 @control("TLS-011", title="Client library's session negotiates a planned version and suite", severity="high",
          section="4.1 네트워크 보안 (컨테이너 간: TLS 1.3)",
          rationale="What the applications' own drivers (pymysql, redis-py) negotiate is what their data travels on.",
-         remediation="Restrict the server to TLS 1.3 and the allow-listed suites.")
+         remediation="Restrict the server to TLS 1.3 and the allow-listed suites.",
+         reads=("security.tls.internal_versions", "security.tls.cipher_suites"))
 def test_tls_client_session(check: Check, tls_facts: TlsFacts, tls_session_endpoint: str, profile: Profile) -> None:
     ep = endpoint_facts(tls_facts, tls_session_endpoint)
     if ep.session is None or not ep.session.ok:

@@ -25,6 +25,17 @@ class ControlFailure(AssertionError):
     """A check found the platform out of line with the plan."""
 
 
+class NotHere(pytest.skip.Exception):  # type: ignore[misc, name-defined]
+    """A skip because the fact cannot be observed on this target or in this mode (no source in this
+    mode, a service the profile says cannot run here, no GPU): the report counts it as "not checkable
+    here", apart from a control the profile turns off (`not_applicable`)."""
+    __module__ = "builtins"  # shown as "NotHere: reason", like pytest's own "Skipped: reason"
+
+
+def not_here(reason: str) -> None:
+    raise NotHere(msg=reason)
+
+
 def _show(v: Any) -> str:
     if isinstance(v, (set, frozenset)):
         v = sorted(v, key=str)
@@ -63,7 +74,7 @@ class Check:
         mode's fact, an absent service) and is an error when it should have been observed."""
         if isinstance(value, Unavailable):
             if value.skippable(self.mode):
-                pytest.skip(value.reason)
+                not_here(value.reason)
             raise FactError(f"could not observe: {value.reason}")
         return value
 

@@ -15,8 +15,8 @@ from typing import Any, Optional
 import pytest
 
 from plancheck.cmdline import pytest_load_initial_conftests  # noqa: F401  (a hook: `--opt value` == `--opt=value`)
-from plancheck.controls import CATALOG, SEVERITY_ORDER
-from plancheck.evaluate import Check, ControlFailure
+from plancheck.controls import CATALOG, SEVERITY_ORDER, basis
+from plancheck.evaluate import Check, ControlFailure, NotHere, not_here
 from plancheck.facts.base import Context, FactError, FactStore, NoSource
 from plancheck import gathering
 from plancheck.params import PARAMETERS
@@ -187,7 +187,7 @@ def gather(store: FactStore, name: str) -> Any:
     try:
         return store.get(name)
     except NoSource as e:
-        pytest.skip(str(e))
+        not_here(str(e))
 
 
 @pytest.fixture
@@ -206,10 +206,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if not marker or marker.args[0] not in CATALOG:
         return
     ctl = CATALOG[marker.args[0]]
+    state = _state(item.config)
+    profile = state.profile if state else None
+    params = dict(getattr(getattr(item, "callspec", None), "params", {}) or {})
     item.user_properties.extend([
         ("control", ctl.id), ("title", ctl.title), ("severity", ctl.severity), ("section", ctl.section),
         ("section_id", ctl.section_id), ("topic", ctl.topic),
         ("remediation", ctl.remediation), ("tags", ",".join(ctl.tags)),
+        ("basis", basis(ctl.reads, params, profile.overrides, profile.additions) if profile else ""),
     ])
 
 
@@ -220,6 +224,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
     state = _state(item.config)
     if call.excinfo is not None and call.excinfo.errisinstance((ControlFailure, FactError)):
         report.longrepr = str(call.excinfo.value)  # one line, not a traceback
+    if call.excinfo is not None and call.excinfo.errisinstance(NotHere):
+        report.user_properties.append(("skip_kind", "here"))  # not observable on this target or in this mode
     if call.excinfo is not None and call.excinfo.errisinstance(FactError):
         # the check could not judge (a fact that should have been observed was not): an error
         report.user_properties.append(("verdict", "error"))

@@ -27,6 +27,12 @@ class Record:
     remediation: str = ""
     duration: float = 0.0
     waiver: Optional[dict[str, Any]] = None
+    # whose value the expected one is: "plan", "override" (the profile changes the plan's value),
+    # "addition" (a value beyond the plan's words), "" (the control declares no profile keys)
+    basis: str = ""
+    # skipped only: "here" (not observable on this target or in this mode), "profile" (the profile
+    # turns the check off); "" otherwise
+    skip_kind: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +43,7 @@ def _message(report: pytest.TestReport) -> str:
     if lr is None:
         return ""
     if isinstance(lr, tuple):  # skip: (path, line, reason)
-        return str(lr[2]).removeprefix("Skipped: ")
+        return str(lr[2]).removeprefix("Skipped: ").removeprefix("NotHere: ")
     if isinstance(lr, str):
         return lr.strip().splitlines()[-1] if lr.strip() else ""
     crash = getattr(lr, "reprcrash", None)
@@ -58,7 +64,7 @@ class Collector:
         if rec is None:
             rec = self.records[report.nodeid] = Record(nodeid=report.nodeid)
         for key in ("control", "title", "severity", "section", "section_id", "topic", "expected", "found",
-                    "remediation"):
+                    "remediation", "basis"):
             if props.get(key):
                 setattr(rec, key, str(props[key]))
         if props.get("tags"):
@@ -76,6 +82,10 @@ class Collector:
             if not (rec.outcome in ("failed", "error", "waived") and outcome == "passed"):
                 rec.outcome = outcome
                 rec.message = _message(report) if outcome != "passed" else rec.message
+                if outcome == "skipped":
+                    rec.skip_kind = "here" if props.get("skip_kind") == "here" else "profile"
+                else:
+                    rec.skip_kind = ""
 
     @staticmethod
     def _outcome(report: pytest.TestReport) -> Optional[str]:

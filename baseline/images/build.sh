@@ -45,6 +45,7 @@ IMAGES=(
     "backup|backup|"
     "ssh-bastion|ssh-bastion|"
     "log-collector|log-collector|"
+    "idp|idp|"
 )
 
 mkdir -p "$cache" "$logs"

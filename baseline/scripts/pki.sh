@@ -11,7 +11,7 @@
 #   .pki/clients/<name>/tls.crt,tls.key,ca.crt
 #                                          client certs (EKU clientAuth): gateway,
 #                                          prometheus, plancheck-audit, app, exporter,
-#                                          backup, admin
+#                                          backup, admin, admin-portal (-> idp)
 #   .pki/mariadb-encryption/keyfile        file_key_management key file, "1;<64 hex>"
 #                                          (256-bit); created once, NEVER rotated here
 #
@@ -42,6 +42,7 @@ declare -A SERVICES=(
     [node-exporter]=$UID_PROMETHEUS [mysqld-exporter]=$UID_PROMETHEUS
     [redis-exporter]=$UID_NGINX   # served by redis-exporter-tls (nginx) in front of the exporter
     [log-collector]=$UID_LOGS
+    [idp]=$UID_IDP                # identity provider (compose profile idp)
     # defined under the [registry] profile only (never started here)
     [elasticsearch]=1000 [grafana]=472
 )
@@ -53,6 +54,7 @@ declare -A CLIENTS=(
     [app]=$UID_APP                # application services -> MariaDB/Redis
     [plancheck-audit]=$UID_ROOT   # the plancheck audit engine (host)
     [admin]=$UID_ROOT             # operators -> admin portal (over the VPN)
+    [admin-portal]=$UID_NGINX     # admin portal -> idp (auth_request, compose profile idp)
 )
 
 umask 022

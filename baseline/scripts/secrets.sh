@@ -22,6 +22,12 @@
 #   ssh/ssh_host_ed25519_key[.pub]      bastion host key (root, 0600)
 #   ssh/ops_ed25519[.pub]               operator key pair for the bastion (root, 0600)
 #   ssh/authorized_keys/ops             the ops user's authorized_keys
+#   idp/users.passwd, idp/totp.seeds, idp/cipher.key
+#                                       identity provider (compose profile idp; uid 10008): crypt(3)
+#                                       SHA-512 hashes of the test identities (PAM pam_pwdfile), their
+#                                       TOTP seeds (base32, RFC 6238), LemonLDAP::NG's cipher key
+#   plancheck/idp/<user>.password, plancheck/idp/<user>.totp
+#                                       the test identities the audit logs in as (root, 0600)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export PLANCHECK_STEP=secrets
@@ -114,6 +120,40 @@ printf '%s' "$R_APP"  | put "$S/app/redis.password" "$UID_APP" 0400
 
 # ---- grafana (profile registry, never started here; uid 472 = grafana image)
 printf '%s' "$GRAFANA_ADMIN" | put "$S/grafana/admin.password" 472 0400
+
+# ---- identity provider (4.2 access control, compose profile idp): the test identities the audit
+# logs in as (pc-admin: group admins, TOTP required; pc-user: group users; groups are rules of
+# config/idp/lmConf-1.json), their password hashes for PAM, the admin's TOTP seed (seeded into
+# LemonLDAP::NG's persistent session at start) and the cipher key. Hashes and seeds are made once
+# and kept, so the files do not change between runs.
+totp_seed() {  # totp_seed NAME -> base32 TOTP seed, 160 bits (created once)
+    local f="$S/passwords/$1"
+    if [[ ! -s $f ]]; then
+        openssl rand 20 | base32 | tr -d '=\n' >"$f.tmp" && mv "$f.tmp" "$f"
+        msg "generated TOTP seed $1"
+    fi
+    chmod 0600 "$f"
+    tr -d '\n' <"$f"
+}
+crypt6() {  # crypt6 NAME PASSWORD -> SHA-512 crypt(3) hash of the password (created once)
+    local f="$S/passwords/$1.crypt"
+    if [[ ! -s $f ]]; then
+        printf '%s' "$2" | openssl passwd -6 -stdin >"$f.tmp" && mv "$f.tmp" "$f"
+    fi
+    chmod 0600 "$f"
+    tr -d '\n' <"$f"
+}
+IDP_ADMIN=$(pw idp-pc-admin); IDP_USER=$(pw idp-pc-user); IDP_KEY=$(pw idp-cipher-key)
+IDP_ADMIN_TOTP=$(totp_seed idp-pc-admin.totp)
+printf 'pc-admin:%s\npc-user:%s\n' "$(crypt6 idp-pc-admin "$IDP_ADMIN")" "$(crypt6 idp-pc-user "$IDP_USER")" \
+    | put "$S/idp/users.passwd" "$UID_IDP" 0400
+printf 'pc-admin %s\n' "$IDP_ADMIN_TOTP" | put "$S/idp/totp.seeds" "$UID_IDP" 0400
+printf '%s' "$IDP_KEY" | put "$S/idp/cipher.key" "$UID_IDP" 0400
+mkdir -p "$S/plancheck/idp"; chmod 0700 "$S/plancheck/idp"
+printf '%s' "$IDP_ADMIN" | put "$S/plancheck/idp/pc-admin.password" 0 0600
+printf '%s' "$IDP_ADMIN_TOTP" | put "$S/plancheck/idp/pc-admin.totp" 0 0600
+printf '%s' "$IDP_USER" | put "$S/plancheck/idp/pc-user.password" 0 0600
+chmod 0700 "$S/plancheck/idp"
 
 # ---- the plancheck audit engine (runs on the host)
 printf '%s' "$DB_AUDIT" | put "$S/plancheck/mariadb.password" 0 0600

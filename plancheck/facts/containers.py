@@ -361,3 +361,30 @@ def read_container_file(ctx: Context, service: str, path: str) -> str:
         return archive_text(client, find_service(client, ctx, service)["Id"], path)
     finally:
         client.close()
+
+
+# --- a service's version from the desired state: its image tag -----------------------------------
+_TAG_VERSION = __import__("re").compile(r"^v?(\d+\.\d+(?:\.\d+)?)(?:[-_.+].*)?$")
+
+
+def image_version(ctx: Context, service: str) -> tuple[Union[str, Unavailable], str]:
+    """The version the image tag of a compose service names (`mariadb:10.6` -> "10.6") in the
+    compose project the profile names (all its files merged, as docker-compose deploys it), and
+    where it was read. A tag that names no version (a locally built `plancheck/mariadb:5dea...`)
+    cannot tell: only the running server knows (skipped in static mode)."""
+    if ctx.store is None:  # a source read on its own (tests): no compose project at hand
+        return Unavailable(reason="the compose project was not read", kind="unknown"), ""
+    try:
+        facts = ctx.store.get("containers")
+    except FactError as e:
+        return Unavailable(reason=f"cannot read the compose project: {e}", kind="unknown"), ""
+    c = facts.containers.get(service)  # type: ignore[attr-defined]
+    if c is None:
+        return Unavailable(reason=f"no service {service} in {facts.source}", kind="unknown"), ""
+    ref = c.image.split("@", 1)[0]
+    tag = ref.rsplit(":", 1)[1] if ":" in ref.rsplit("/", 1)[-1] else ""
+    where = f"image {c.image} of service {service} ({', '.join(ctx.profile.target.compose.files)})"
+    m = _TAG_VERSION.match(tag)
+    if not m:
+        return Unavailable(reason=f"the image tag of {where} names no version: only the running server knows"), where
+    return m.group(1), where

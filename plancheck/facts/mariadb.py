@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 from plancheck.facts.endpoints import endpoint, resolve_host, secret, tls_files
+from plancheck.facts.mariadb_grants import AccountGrants, read_grants
 from plancheck.facts.optionfile import ConfigSyntaxError, parse_mariadb_options
 
 LIVE_ONLY = "no static source: only the running server knows"
@@ -46,6 +47,7 @@ class AuditLogFacts(BaseModel):
 
 class MariaDBFacts(Facts):
     version: Union[str, Unavailable]
+    version_source: str = ""  # static: the image whose tag names the version; live: SELECT VERSION()
     variables: dict[str, str]
     plugins: Union[dict[str, str], Unavailable]  # name -> ACTIVE/INACTIVE/configured
     users: Union[list[DbUser], Unavailable]
@@ -55,6 +57,8 @@ class MariaDBFacts(Facts):
     session_cipher: Union[str, Unavailable]
     audit_log: Union[AuditLogFacts, Unavailable] = Unavailable(reason="no static source: only the running "
                                                                "server writes its audit log")
+    # "user@host" -> privileges per object, from SHOW GRANTS (4.2 least privilege, AC-014)
+    grants: Union[dict[str, AccountGrants], Unavailable] = Unavailable(reason=LIVE_ONLY)
     # static: option-file lines naming an option mariadbd does not know, one line each
     # ("my.cnf:12: unknown option 'innodb_bufer_pool_size'"); see optionfile.parse_mariadb_options
     unknown_options: Union[list[str], Unavailable] = Unavailable(
@@ -91,7 +95,11 @@ class MariaDBSource(FactSource):
             except ConfigSyntaxError as e:
                 raise FactError(str(e)) from None
         u = Unavailable(reason=LIVE_ONLY)
-        return MariaDBFacts(source=", ".join(files), version=u, variables=variables,
+        from plancheck.facts.containers import image_version
+
+        version, version_source = image_version(ctx, ctx.profile.mariadb.container)
+        return MariaDBFacts(source=", ".join(files), version=version, version_source=version_source,
+                            variables=variables,
                             plugins=_static_plugins(variables), users=u, databases=u, tablespaces=u,
                             session_tls_version=Unavailable(reason="no static source: needs a real TLS session"),
                             session_cipher=Unavailable(reason="no static source: needs a real TLS session"),
@@ -119,6 +127,7 @@ class MariaDBSource(FactSource):
         try:
             facts = self._read(conn, where)
             audit_status = {str(k).lower(): str(v) for k, v in _rows(conn, "SHOW GLOBAL STATUS LIKE 'server_audit%'")}
+            facts.grants = _grants(conn, facts.users)
         except pymysql.err.MySQLError as e:
             raise FactError(f"{where}: query failed: {e}".splitlines()[0]) from None
         finally:
@@ -158,6 +167,18 @@ class MariaDBSource(FactSource):
                             databases=databases, tablespaces=tablespaces,
                             session_tls_version=status.get("ssl_version", ""),
                             session_cipher=status.get("ssl_cipher", ""))
+
+
+def _grants(conn: Any, users: Any) -> Union[dict[str, AccountGrants], Unavailable]:
+    """SHOW GRANTS per account; one the audit user may not read is "could not tell", not "none"."""
+    import pymysql
+
+    if isinstance(users, Unavailable):
+        return users
+    try:
+        return read_grants(conn, [(u.user, u.host) for u in users if not u.is_role])
+    except pymysql.err.MySQLError as e:
+        return Unavailable(kind="unknown", reason=f"SHOW GRANTS failed: {e}".splitlines()[0])
 
 
 def _rows(conn: Any, sql: str) -> list[tuple]:

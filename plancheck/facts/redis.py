@@ -9,7 +9,7 @@ from plancheck.facts.containers import read_container_file
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 from plancheck.facts.endpoints import endpoint, resolve_host, secret, tls_files
 from plancheck.facts.optionfile import ConfigSyntaxError, parse_redis_conf
-from plancheck.facts.redis_acl import may_run, parse_user, user_enabled
+from plancheck.facts.redis_acl import may_run, parse_user, permission_rules, user_enabled
 
 LIVE_ONLY = "no static source: only the running server knows"
 
@@ -24,6 +24,7 @@ def redact(config: dict[str, str]) -> dict[str, str]:
 
 class RedisFacts(Facts):
     version: Union[str, Unavailable]
+    version_source: str = ""  # static: the image whose tag names the version; live: INFO server
     config: dict[str, str]
     config_source: str  # CONFIG GET / redis.conf in the container / redis.conf (desired state)
     persistence: Union[dict[str, str], Unavailable]  # INFO persistence
@@ -31,6 +32,8 @@ class RedisFacts(Facts):
     command_access: Union[dict[str, list[str]], Unavailable]
     unauthenticated_access: Union[bool, Unavailable]  # a client with no credentials could run PING
     plaintext_port_open: Union[bool, Unavailable]
+    # user -> its ACL permission rules, secrets dropped (redis_acl.permission_rules); 4.2 AC-015
+    acl_users: Union[dict[str, list[str]], Unavailable] = Unavailable(reason=LIVE_ONLY)
     # static: redis.conf lines naming a directive redis-server does not know, one line each
     # ("redis.conf:12: unknown directive 'maxmemroy'"); see optionfile.parse_redis_conf
     unknown_directives: Union[list[str], Unavailable] = Unavailable(
@@ -79,6 +82,9 @@ class RedisSource(FactSource):
             users += u
             renamed.update(r)
         u = Unavailable(reason=LIVE_ONLY)
+        from plancheck.facts.containers import image_version
+
+        version, version_source = image_version(ctx, ctx.profile.redis.container)
         acl_files = ctx.profile.target.config_files.get("redis-acl", [])
         for f in acl_files:
             users += [line.split(None, 1)[1] for line in ctx.read_text(f).splitlines()
@@ -87,14 +93,16 @@ class RedisSource(FactSource):
         if "aclfile" in conf and not acl_files:
             why = Unavailable(reason=f"ACL users live in {conf['aclfile']}, written at deploy time; "
                                      "only the running server shows them")
-            return RedisFacts(source=", ".join(files), version=u, config=conf, config_source="redis.conf",
+            return RedisFacts(source=", ".join(files), version=version, version_source=version_source, config=conf,
+                              config_source="redis.conf",
                               persistence=u, command_access=why, unauthenticated_access=why,
                               plaintext_port_open=conf.get("port", "6379") != "0", unknown_directives=unknown)
         if not any(parse_user(u)[0] == "default" for u in users):
             # Redis's built-in default user: open unless requirepass gives it a password
             users.insert(0, "default on " + ("#configured" if "requirepass" in conf else "nopass") + " ~* &* +@all")
         default_rules = next(parse_user(u)[1] for u in users if parse_user(u)[0] == "default")
-        return RedisFacts(source=", ".join(files), version=u, config=conf, config_source="redis.conf",
+        return RedisFacts(source=", ".join(files), version=version, version_source=version_source, config=conf,
+                          config_source="redis.conf",
                           persistence=u, command_access=_command_access(users, renamed,
                                                                         ctx.profile.redis.protected_commands),
                           unauthenticated_access=user_enabled(default_rules) and "nopass" in default_rules,
@@ -186,7 +194,10 @@ class RedisSource(FactSource):
         finally:
             plain.close()
         client.close()
-        return RedisFacts(source=where, version=str(info.get("redis_version", "")), config=config,
+        acl_users: dict[str, list[str]] | Unavailable = \
+            {parse_user(line)[0]: permission_rules(parse_user(line)[1]) for line in acl_lines} if acl_lines else \
+            Unavailable(kind="unknown", reason="ACL LIST is not permitted to the audit user")
+        return RedisFacts(source=where, version=str(info.get("redis_version", "")), acl_users=acl_users, config=config,
                           config_source=source, persistence=persistence, command_access=access,
                           unauthenticated_access=unauth, plaintext_port_open=plaintext)
 

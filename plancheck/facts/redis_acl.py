@@ -58,3 +58,15 @@ def may_run(rules: list[str], command: str, subcommand: str | None = None) -> bo
             # `+config|get` permits only that subcommand: the command as a whole (set) stays denied
             continue
     return allowed
+
+
+def permission_rules(rules: list[str]) -> list[str]:
+    """A user's ACL rules without its secrets and state: passwords and hashes (>pw, <pw, #hash, !hash,
+    nopass, resetpass) and on/off are dropped; what it may run and touch (+cmd, -@cat, ~keys, %R~keys,
+    &channels, allkeys, allchannels, allcommands, nocommands, reset*) is kept, in order."""
+    out = []
+    for r in rules:
+        if r[:1] in (">", "<", "#", "!") or r.lower() in ("on", "off", "nopass", "resetpass"):
+            continue
+        out.append(r)
+    return out

@@ -497,6 +497,10 @@ class TlsSource(FactSource):
         out: dict[str, TlsEndpointFacts] = {}
         where: dict[str, tuple[Endpoint, str, str]] = {}
         for name, spec in specs.items():
+            why = ctx.profile.cannot_run(ctx.profile.endpoint_container(name))
+            if why:  # its checks are skipped with this reason (fixtures/network.py); never probed
+                out[name] = TlsEndpointFacts(address=spec.endpoint, protocol=spec.protocol, error=f"not probed: {why}")
+                continue
             try:
                 where[name] = _where(ctx, name, spec)
             except FactError as e:
@@ -769,6 +773,12 @@ class MtlsSource(FactSource):
             with ThreadPoolExecutor(max_workers=16) as pool:
                 futures: dict[tuple[str, str], Any] = {}
                 for name, spec in specs.items():
+                    why = ctx.profile.cannot_run(ctx.profile.endpoint_container(name))
+                    if why:  # skipped with this reason (fixtures/network.py); never probed
+                        err = MtlsCase(outcome="error", detail=f"not probed: {why}")
+                        out[name] = MtlsEndpointFacts(address=spec.endpoint, protocol=spec.protocol,
+                                                      cases={c: err for c in CASES})
+                        continue
                     try:
                         ep, host, sni = _where(ctx, name, spec)
                     except FactError as e:

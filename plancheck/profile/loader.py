@@ -232,6 +232,36 @@ def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], 
     return merged, origin
 
 
+def overridden_paths(base: Any, child: Any, path: tuple = ()) -> list[str]:
+    """Dotted key paths where `child` (a merged profile) differs from `base` (the plan it extends):
+    mappings are compared key by key, anything else (lists included) as a whole."""
+    if isinstance(base, dict) and isinstance(child, dict):
+        out: list[str] = []
+        for k, v in child.items():
+            if k not in base:
+                out.append(".".join(str(x) for x in path + (k,)))
+            else:
+                out += overridden_paths(base[k], v, path + (k,))
+        return out
+    return [] if base == child else [".".join(str(x) for x in path)]
+
+
+def _root_data(path: Path) -> dict[str, Any]:
+    """The profile at the root of `path`'s extends chain (the plan), as written."""
+    seen: set[Path] = set()
+    while True:
+        path = path.resolve()
+        if path in seen:  # load_raw has already reported a cycle
+            return {}
+        seen.add(path)
+        data = _read_yaml(path)
+        parent = data.pop("extends", None)
+        if not isinstance(parent, str):
+            return data
+        nxt = resolve_profile_path(parent, path.parent)
+        path = nxt if nxt.is_absolute() else path.parent / parent
+
+
 def _file_for(loc: tuple, origin: dict[tuple, str], default: str) -> str:
     for n in range(len(loc), 0, -1):
         if loc[:n] in origin:
@@ -243,8 +273,14 @@ def load_profile(name_or_path: str | Path, search_dir: Path | None = None) -> Pr
     search_dir = search_dir or Path.cwd() / "profiles"
     path = resolve_profile_path(str(name_or_path), search_dir)
     data, origin = load_raw(path)
+    if isinstance(data, dict) and "overrides" in data:
+        raise ProfileError([f"{_file_for(('overrides',), origin, str(path.resolve()))}: overrides: set by the loader "
+                            "(the keys that differ from the extended profile), not in a profile file"])
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
+        changed = tuple(sorted(p for p in overridden_paths(_root_data(path), data) if p != "name"
+                               and not p.startswith("description")))
+        return profile.model_copy(update={"overrides": changed}) if changed else profile
     except ValidationError as e:
         lines = []
         for err in e.errors():

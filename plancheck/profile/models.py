@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Optional, Union
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from plancheck.profile.access import AccessControl
 from plancheck.units import UnitError, looks_like_quantity, parse_duration, parse_rate_mbps, parse_size
 
 
@@ -302,7 +303,7 @@ class Security(Strict):
     vpn_ports: list[ExposedPort]
     tls: Tls
     encryption_at_rest: str
-    access_control: list[str]
+    access_control: AccessControl = AccessControl()  # 4.2 접근 제어 (plancheck/profile/access.py)
     web: dict[str, WebServer] = {}
     host_listeners: list[HostListener] = []  # host sockets tolerated besides the published ports
     ignore_loopback_listeners: bool = True  # 127.0.0.0/8 and ::1 are not reachable from any vantage
@@ -331,6 +332,9 @@ class Monitoring(Strict):
     alert_rules: list[str]
     alertmanager_receivers: int = 1
     scrape_targets: dict[str, list[str]] = {}  # job -> hosts that must be among its targets
+    # planned container -> why no scrape job covers it (PLAN-014: a job named after it, a target of
+    # scrape_targets, or a reason here)
+    not_scraped: dict[str, str] = {}
     sample_max_age: Days = 5 / 1440  # a metric family's newest sample must be younger than this
     grafana: Grafana = Grafana()
 
@@ -352,6 +356,20 @@ class Elasticsearch(Strict):
     """ILM delete phases per class, checked through the REST API when the profile names the endpoint."""
     endpoint: Optional[str] = None  # target.endpoints key; None: not checked live (said in the report)
     ilm_policies: dict[str, str] = {}  # log class -> ILM policy name
+    ilm_files: str = "elasticsearch-ilm"  # target.config_files key of the ILM policy files (<class>.json)
+
+
+class Filebeat(Strict):
+    """The plan's shipper (5.2 도구: Filebeat): what its desired-state config must hold (LOG-006/007)."""
+    config: str = "filebeat"  # target.config_files key of filebeat.yml
+    source_field: str = "log_source"  # fields.<this> of an input names the log source it ships
+    class_field: str = "log_class"  # fields.<this> names the source's retention class
+    tls_versions: list[str] = ["TLSv1.3"]  # output.elasticsearch.ssl.supported_protocols
+
+
+class Kibana(Strict):
+    config: str = "kibana"  # target.config_files key of kibana.yml
+    tls_versions: list[str] = ["TLSv1.3"]  # server.ssl.supportedProtocols, elasticsearch.ssl.*
 
 
 class Logs(Strict):
@@ -361,7 +379,17 @@ class Logs(Strict):
     collector: LogCollector = LogCollector()
     # source -> file names (globs) in its class directory that show the source is collected
     evidence: dict[str, list[str]] = {}
+    # source -> why this target cannot produce it (LOG-001: its route is checked, its files are not)
+    not_shipped: dict[str, str] = {}
+    # planned container -> the log source its logs are collected as (PLAN-015) ...
+    container_sources: dict[str, str] = {}
+    # ... or why they are not (kept only by the container log driver)
+    not_collected: dict[str, str] = {}
     elasticsearch: Elasticsearch = Elasticsearch()
+    filebeat: Filebeat = Filebeat()
+    kibana: Kibana = Kibana()
+    # tool -> target.config_files key of its desired-state file(s) (LOG-010)
+    tool_configs: dict[str, str] = {}
 
 
 # --- target: where the platform is ---------------------------------------------------------------
@@ -459,7 +487,27 @@ class Profile(Strict):
     logs: Logs
     gpu_required: bool = True  # prod: a host without its GPUs fails; a lab/baseline profile skips
     report_language: Optional[Literal["ko", "en"]] = None  # labels of report.html; --lang overrides
+    # key paths (dotted, `*` for any one key) whose values are not in the plan's words (hardening,
+    # supporting containers, ports): records that compare them say basis "addition"
+    additions: list[str] = []
     target: Target
+    # key paths whose value differs from the profile this one extends (set by the loader, never in YAML):
+    # records that compare them say basis "override"
+    overrides: tuple[str, ...] = Field(default=(), exclude=True)
+
+    def endpoint_container(self, tls_name: str) -> Optional[str]:
+        """The container behind a TLS endpoint: the `service:NAME` of its target endpoint, else the
+        container of the same name."""
+        spec = self.security.tls.endpoints.get(tls_name)
+        ep = self.target.endpoints.get(spec.endpoint) if spec else None
+        if ep is not None and ep.host.startswith("service:"):
+            return ep.host.split(":", 1)[1]
+        return tls_name if tls_name in self.containers else None
+
+    def cannot_run(self, container: Optional[str]) -> Optional[str]:
+        """`NAME: reason` when the profile says the container cannot run where it points (skip_live)."""
+        spec = self.containers.get(container or "")
+        return f"{container}: {spec.skip_live}" if spec is not None and spec.skip_live else None
 
     def container_networks(self, name: str) -> list[str]:
         c = self.containers[name]

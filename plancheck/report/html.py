@@ -242,6 +242,41 @@ def _sections_table(checks: list[dict[str, Any]], lang: str, L: dict[str, str]) 
             f'<tbody>{"".join(rows)}</tbody>{foot}</table>')
 
 
+BASIS_COLS = ("at_plan", "at_override", "at_addition", "skipped_profile", "not_here", "undeclared")
+
+
+def _basis_column(c: dict[str, Any]) -> str:
+    """Which column of the basis table a record counts in: observed checks by whose value they
+    compared (the plan's, an override, an addition), skipped ones by why; errors are not counted."""
+    if c["outcome"] == "skipped":
+        return "not_here" if c.get("skip_kind") == "here" else "skipped_profile"
+    if c["outcome"] not in OBSERVED:
+        return ""
+    return {"plan": "at_plan", "override": "at_override", "addition": "at_addition"}.get(c.get("basis") or "",
+                                                                                          "undeclared")
+
+
+def _basis_table(checks: list[dict[str, Any]], lang: str, L: dict[str, str]) -> str:
+    """Per plan section: checked at the plan's value / at an override / at a value beyond the plan,
+    skipped by the profile / not checkable here."""
+    by: dict[str, Counter] = defaultdict(Counter)
+    for c in checks:
+        by[_section_id(c)][_basis_column(c)] += 1
+    cols = [k for k in BASIS_COLS if k != "undeclared" or any(cnt["undeclared"] for cnt in by.values())]
+    head = "".join(f'<th class="n">{_e(L[k])}</th>' for k in cols)
+    rows, total = [], Counter()
+    for sid, sec in SECTIONS.items():
+        cnt = by.get(sid, Counter())
+        total.update(cnt)
+        rows.append(f'<tr data-section="{_e(sid)}"><td>{_e(sec.heading(lang))}</td>'
+                    + "".join(f'<td class="n">{cnt[k] or ""}</td>' for k in cols) + "</tr>")
+    foot = (f'<tfoot><tr class="total"><td>{_e(L["total"])}</td>'
+            + "".join(f'<td class="n">{total[k]}</td>' for k in cols) + "</tr></tfoot>")
+    return (f'<h2>{_e(L["by_basis"])}</h2><p class="muted">{_e(L["basis_caption"])}</p>'
+            f'<table class="sections" id="basis"><colgroup><col class="s"></colgroup>'
+            f'<thead><tr><th>{_e(L["section"])}</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody>{foot}</table>')
+
+
 def _severity_table(checks: list[dict[str, Any]], L: dict[str, str]) -> str:
     by: dict[str, Counter] = defaultdict(Counter)
     for c in checks:
@@ -397,6 +432,7 @@ def render_html(doc: dict[str, Any], history: Optional[list[dict[str, Any]]] = N
 {f'<div class="box note" id="run-notes"><b>{_e(L["notes"])}</b><ul>{notes}</ul></div>' if notes else ""}
 </header>
 {_sections_table(checks, lang, L)}
+{_basis_table(checks, lang, L)}
 {_severity_table(checks, L)}
 {_trend(doc, history or [], L)}
 {_sources(doc, L)}

@@ -40,6 +40,12 @@ LABELS: dict[str, dict[str, str]] = {
         "sev_critical": "critical", "sev_high": "high", "sev_medium": "medium", "sev_low": "low",
         "sources": "Fact sources", "source": "source", "timeline": "timeline (s from start)",
         "sources_caption": "gathered concurrently before the first check; the run costs its slowest source",
+        "by_basis": "Checked at which value",
+        "basis_caption": "observed checks by whose expected value they compared: the plan's own, an override of "
+                         "the profile (profiles/baseline.yaml says why), or a value beyond the plan's words; "
+                         "skipped checks by why (errors are not counted here)",
+        "at_plan": "at plan value", "at_override": "at override", "at_addition": "beyond the plan",
+        "skipped_profile": "skipped", "not_here": "not checkable here", "undeclared": "basis not declared",
     },
     "ko": {
         "title": "plancheck 준수 점검 보고서",
@@ -66,6 +72,11 @@ LABELS: dict[str, dict[str, str]] = {
         "sev_critical": "치명", "sev_high": "높음", "sev_medium": "보통", "sev_low": "낮음",
         "sources": "사실 수집 원천", "source": "원천", "timeline": "시간축 (시작 후 초)",
         "sources_caption": "첫 점검 전에 동시에 수집하며, 실행 시간은 가장 느린 원천이 정합니다",
+        "by_basis": "어떤 기준값으로 점검했는가",
+        "basis_caption": "관측된 점검을 기대값의 출처별로 셉니다: 계획서 값, 프로파일의 재정의(이유는 profiles/baseline.yaml), "
+                         "계획서 문구에 없는 추가 값. 건너뛴 점검은 이유별로 셉니다 (오류는 세지 않음).",
+        "at_plan": "계획서 값", "at_override": "재정의 값", "at_addition": "계획 외 값",
+        "skipped_profile": "건너뜀", "not_here": "여기서 점검 불가", "undeclared": "기준 미선언",
     },
 }
 

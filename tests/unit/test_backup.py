@@ -104,6 +104,16 @@ def _plain_file(f: Facts) -> None:
     _newest(f)["files"].append({"name": "ibdata1", "bytes": 12582912, "head": "00" * 16})
 
 
+def _daily_fulls(f: Facts) -> None:
+    """The job took a full every day for a week (a lost base, a job stuck in full mode): each of those
+    chains is a lone full that lived through the next scheduled run."""
+    for bs in f["backup"]["backups"]:
+        if bs["manifest"]["type"] == "incremental" and "20261117" <= bs["name"] < "20261124":
+            bs["chain"] = bs["manifest"]["chain"] = bs["name"].split("-")[0]
+            bs["path"] = f"/backups/chains/{bs['chain']}/{bs['name']}"
+            bs["manifest"].update(type="full", base=None, from_lsn=0)
+
+
 def _set(section: str, key: str, value: Any) -> Callable[[Facts], None]:
     return lambda f: f["backup"][section].__setitem__(key, value)
 
@@ -121,6 +131,8 @@ CASES: dict[str, Callable[[Facts], None]] = {
     "BK-010": lambda f: f["restore_drill"]["tables"]["appdb.users"].update(restored_checksum=99),
     # a payload damaged after it was written: its digest no longer matches the manifest
     "BK-011": lambda f: _newest(f)["files"][1].update(sha256="cd" * 32),
+    # 증분 백업 in settings only: every run took a full for a week
+    "BK-013": _daily_fulls,
 }
 
 
@@ -136,7 +148,7 @@ def _audit(tmp_path: Path, facts: Facts):  # type: ignore[no-untyped-def]
 def test_good_backups_pass(tmp_path: Path) -> None:
     res = _audit(tmp_path, _facts())
     assert res.failed == set(), res.items("failed")
-    assert res.controls("passed") == set(CASES)
+    assert set(CASES) <= res.controls("passed")  # BK-012's case is in test_control_cases.py
     drill = next(c for c in res.checks if c["control"] == "BK-010")
     assert "RTO 21.4 s" in drill["found"]
 
@@ -158,6 +170,28 @@ def test_more_failures(tmp_path: Path, change: Callable[[Facts], None], extra: s
     change(facts)
     res = _audit(tmp_path, facts)
     assert len(res.failed) == 1 and extra in res.items("failed")[0]["message"]
+
+
+@pytest.mark.breaks("BK-002")
+@pytest.mark.parametrize("tool", ["mariabackup based on MariaDB server 10.6.18-MariaDB", "mariadb-dump 10.11.6", ""])
+def test_manifest_names_another_tool(tmp_path: Path, tool: str) -> None:
+    """TOOL=mariabackup in the settings, but the backup's own manifest says what actually took it (and
+    mariabackup must be the server's version, 10.11 on the baseline)."""
+    facts = _facts()
+    _newest(facts)["manifest"]["tool"] = tool
+    res = _audit(tmp_path, facts)
+    assert res.failed == {"BK-002"}, res.items("failed")
+    assert "manifest names another tool" in res.items("failed")[0]["message"]
+
+
+def test_current_chain_of_a_lone_full_is_fine_until_the_next_run(tmp_path: Path) -> None:
+    """A new chain's full taken today needs no incremental yet (BK-013 waits for the next scheduled run)."""
+    facts = _facts()
+    newest = _newest(facts)
+    newest["manifest"].update(type="full", base=None, from_lsn=0)
+    newest["chain"] = newest["manifest"]["chain"] = newest["name"].split("-")[0]
+    res = _audit(tmp_path, facts)
+    assert "BK-013" in res.passed and res.failed == set(), res.items("failed")
 
 
 @pytest.mark.breaks("BK-010")

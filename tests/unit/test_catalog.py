@@ -67,3 +67,10 @@ def test_every_control_has_a_failing_case_in_tests(monkeypatch: pytest.MonkeyPat
     missing = sorted(set(CATALOG) - set(collector.breaks))
     assert missing == [], f"{len(missing)} controls without a test marked breaks(ID) that fails exactly them: " \
         + ", ".join(missing)
+
+
+def test_every_control_declares_the_profile_keys_it_reads() -> None:
+    """Each record says whether its expected value is the plan's, an override or an addition
+    (plancheck.controls.basis): that needs the keys the control compares against (`reads=`)."""
+    load_all_checks()
+    assert sorted(c for c, ctl in CATALOG.items() if not ctl.reads) == []

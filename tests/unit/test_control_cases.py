@@ -65,7 +65,7 @@ def plugins(name: str, status: str) -> Callable[[Facts], None]:
 
 CASES: dict[str, Callable[[Facts], None]] = {
     "CT-001": drop_container("auth-server"),
-    "CT-002": ctr("alertmanager", running=False),
+    "CT-002": ctr("redis-exporter", running=False),  # not a monitoring tool of the plan (that is MON-009 too)
     "CT-003": ctr("alertmanager", health="unhealthy"),
     "CT-004": ctr("redis", memory=2 * 1024**3),
     "CT-005": ctr("redis", cpus=None),
@@ -134,6 +134,8 @@ CASES: dict[str, Callable[[Facts], None]] = {
     "WEB-008": site("gateway", unknown_directives=["gateway.conf:17: unknown directive 'ssl_protocol'"]),
     "BK-012": lambda f: f["backup"].update(cron_problems=["plancheck-backup:3: 6 time fields: '0 2 * * * * ...'"]),
     "MON-001": lambda f: f["monitoring"].update(prometheus_ready="HTTP 503: Service Unavailable"),
+    # the on-call receiver accepts alerts and delivers them nowhere
+    "MON-010": lambda f: f["monitoring"]["alertmanager"]["receivers"].update({"platform-oncall": []}),
 }
 
 
@@ -170,6 +172,12 @@ PROFILE_CASES: dict[str, dict[str, Any]] = {
     "PLAN-010": {"mariadb": {"variables": {"innodb_buffer_pool_size": "3GB"}}},
     "PLAN-011": {"redis": {"maxmemory": "2GB"}},
     "PLAN-012": {"containers": {"redis": {"zone": "cache"}}},
+    # grafana's endpoint reaches another service: grafana listens, and no TLS endpoint proves it
+    "PLAN-013": {"target": {"endpoints": {"grafana": {"host": "service:prometheus"}}}},
+    # auth-server dropped from the apps job, and no reason given
+    "PLAN-014": {"monitoring": {"scrape_targets": {"apps": ["api-server", "chat-server"]}}},
+    # api-server's logs mapped to a source the plan does not collect
+    "PLAN-015": {"logs": {"container_sources": {"api-server": "debug"}}},
 }
 
 

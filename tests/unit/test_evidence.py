@@ -26,6 +26,7 @@ SOURCE_FIXTURES = {
     "host": "host_facts", "gpu": "gpu_facts", "tls": "tls_facts", "mtls": "mtls_facts", "exposure": "exposure",
     "segmentation": "segmentation", "backup": "backup_facts", "logs": "logs_facts",
     "monitoring": "monitoring_facts", "elasticsearch": "elasticsearch_facts", "grafana": "grafana_facts",
+    "logstack": "logstack_facts", "access": "access_facts",
 }
 
 

@@ -150,7 +150,8 @@ def test_a_selection_gathers_only_the_sources_it_needs(tmp_path: Path) -> None:
         (tmp_path / sub).mkdir()
     only = run_audit(tmp_path / "module", static=True, args=["-k", "test_mariadb"])
     assert {c["nodeid"].split("::")[0] for c in only.checks} == {"checks/test_mariadb.py"}
-    assert set(only.doc["sources"]) == {"mariadb"}  # static MariaDB facts read no other source
+    # static MariaDB facts read the option files, and the compose project for the image's version (DB-001)
+    assert set(only.doc["sources"]) == {"mariadb", "containers"}
     word = run_audit(tmp_path / "word", static=True, args=["-k", "mariadb"])
     gathered = set(word.doc["sources"])
     assert "mariadb" in gathered and "containers" in gathered  # CT-0xx[mariadb] items use containers

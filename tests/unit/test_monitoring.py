@@ -13,7 +13,11 @@ from checks.test_monitoring import route_receivers
 from tests.audit import run_audit
 from tests.unit.rest_fake import FakeRest, child_profile, endpoint, recorded
 
-ARGS = ["-k", "test_monitoring and not grafana"]
+# MON-009 reads the compose project / docker engine (containers): not part of these API recordings
+ARGS = ["-k", "test_monitoring and not grafana and not test_monitoring_component"]
+# the alert sink's integration (config/alertmanager/alertmanager.yml) as Alertmanager shows it
+WEBHOOK = ("- name: platform-oncall\n  webhook_configs:\n  - send_resolved: true\n"
+           "    url: https://alert-sink:9443/alerts\n")
 
 
 def _routes(**over: Any) -> dict:
@@ -28,7 +32,7 @@ def _routes(**over: Any) -> dict:
         "/api/v1/targets": (200, over.get("targets", recorded("prometheus/targets.json"))),
         "/api/v1/rules": (200, over.get("rules", recorded("prometheus/rules.json"))),
         "/api/v1/query": query,
-        "/api/v2/status": (200, over.get("am", recorded("alertmanager/status.json"))),
+        "/api/v2/status": (200, over.get("am") or _with_webhook()),
     }
     return routes
 
@@ -40,11 +44,17 @@ def _audit(tmp_path: Path, **over: Any):  # type: ignore[no-untyped-def]
         return run_audit(tmp_path, prof, args=ARGS)
 
 
+def _with_webhook() -> dict:
+    am = copy.deepcopy(recorded("alertmanager/status.json"))
+    am["config"]["original"] = am["config"]["original"].replace("- name: platform-oncall\n", WEBHOOK)
+    return am
+
+
 def test_recorded_platform_passes(tmp_path: Path) -> None:
     res = _audit(tmp_path)
     assert res.failed == set(), res.items("failed")
     passed = res.controls("passed")
-    assert {"MON-001", "MON-002", "MON-003", "MON-004", "MON-005"} <= passed
+    assert {"MON-001", "MON-002", "MON-003", "MON-004", "MON-005", "MON-008", "MON-010"} <= passed
     gpu = [c for c in res.checks if "DCGM" in c["nodeid"]]
     assert gpu and gpu[0]["outcome"] == "skipped" and "no GPUs" in gpu[0]["message"]
 
@@ -94,6 +104,44 @@ def test_alertmanager_without_receivers_fails(tmp_path: Path) -> None:
     assert res.failed == {"MON-005"}
 
 
+@pytest.mark.breaks("MON-010")
+def test_receiver_without_integration_fails(tmp_path: Path) -> None:
+    """Recorded before the alert sink: the on-call receiver had no integration (alerts went nowhere)."""
+    res = _audit(tmp_path, am=recorded("alertmanager/status.json"))
+    assert res.failed == {"MON-010"}
+    assert "platform-oncall (no integration)" in res.items("failed")[0]["message"]
+
+
+@pytest.mark.breaks("MON-008")
+def test_metric_from_an_unconfigured_job_fails(tmp_path: Path) -> None:
+    """A planned metric names a job the desired state's prometheus.yml does not define."""
+    prof = child_profile(tmp_path, {"monitoring": {"metrics": {"application": [
+        {"title": "처리량", "family": "http_requests_total", "job": "app"}]}}})
+    res = run_audit(tmp_path, prof, static=True, args=["-k", "test_monitoring"])
+    assert res.failed == {"MON-008"}
+    assert "no such job" in res.items("failed")[0]["message"]
+
+
+@pytest.mark.breaks("MON-009")
+def test_monitoring_tool_not_deployed_fails(tmp_path: Path) -> None:
+    prof = child_profile(tmp_path, {"monitoring": {"components": ["prometheus", "grafana", "alertmanager", "thanos"]}})
+    res = run_audit(tmp_path, prof, static=True, args=["-k", "test_monitoring"])
+    assert res.failed == {"MON-009"} and "[thanos]" in res.items("failed")[0]["nodeid"]
+
+
+def test_gpu_prometheus_config_extends_the_baseline() -> None:
+    """prometheus.gpu.yml (prod, mounted by compose.gpu.yaml) is prometheus.yml plus the dcgm job only."""
+    import yaml
+
+    from tests.audit import ROOT
+
+    cfg = ROOT / "baseline/config/prometheus"
+    base, gpu = (yaml.safe_load((cfg / n).read_text()) for n in ("prometheus.yml", "prometheus.gpu.yml"))
+    extra = gpu.pop("scrape_configs")
+    assert gpu == {k: v for k, v in base.items() if k != "scrape_configs"}
+    assert extra[:-1] == base["scrape_configs"] and extra[-1]["job_name"] == "dcgm"
+
+
 def test_prometheus_down_is_an_error(tmp_path: Path) -> None:
     with FakeRest({}) as srv:
         prof = child_profile(tmp_path, {"target": {"endpoints": {"prometheus": endpoint(srv.port)}}})
@@ -103,9 +151,9 @@ def test_prometheus_down_is_an_error(tmp_path: Path) -> None:
 
 
 def test_static_baseline_config_passes(tmp_path: Path) -> None:
-    res = run_audit(tmp_path, "baseline", static=True, args=ARGS)
+    res = run_audit(tmp_path, "baseline", static=True, args=["-k", "test_monitoring and not grafana"])
     assert res.failed == set(), res.items("failed")
-    assert {"MON-002", "MON-004", "MON-005"} <= res.controls("passed")
+    assert {"MON-002", "MON-004", "MON-005", "MON-008", "MON-009", "MON-010"} <= res.controls("passed")
 
 
 def test_routing() -> None:

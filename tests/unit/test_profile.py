@@ -118,3 +118,37 @@ def test_cli_malformed_profile_one_line_no_traceback(tmp_path: Path, override: d
     text = out.stdout + out.stderr
     assert out.returncode != 0 and needle in text and "Traceback" not in text
     assert (tmp_path / "r" / "latest" / "results.json").exists()  # the run still writes its reports
+
+
+# --- whose value a record compared: the plan's, an override, an addition ---------------------------
+def test_overrides_are_the_keys_a_child_changes() -> None:
+    assert load_profile("prod", PROFILES).overrides == ()
+    over = set(load_profile("baseline", PROFILES).overrides)
+    assert {"mariadb.version", "redis.version", "mariadb.variables.innodb_buffer_pool_size",
+            "containers.redis.memory", "monitoring.scrape_jobs"} <= over
+    # restated at the plan's value: not an override
+    assert "mariadb.variables.max_connections" not in over and "containers.redis.zone" not in over
+
+
+def test_overrides_cannot_be_written_in_a_profile(tmp_path: Path) -> None:
+    child = _write(tmp_path, "child", {"extends": str(PROFILES / "baseline.yaml"), "overrides": ["redis.version"]})
+    with pytest.raises(ProfileError) as e:
+        load_profile(str(child), PROFILES)
+    assert "overrides: set by the loader" in str(e.value)
+
+
+def test_basis_of_a_record() -> None:
+    from plancheck.controls import basis
+
+    base, prod = load_profile("baseline", PROFILES), load_profile("prod", PROFILES)
+    b = lambda reads, params, p: basis(reads, params, p.overrides, p.additions)  # noqa: E731
+    assert b(("containers.{container}.memory",), {"container": "redis"}, base) == "override"
+    assert b(("containers.{container}.memory",), {"container": "redis"}, prod) == "plan"
+    assert b(("containers.{container}.memory",), {"container": "gateway"}, prod) == "addition"
+    assert b(("mariadb.variables.{mariadb_variable}",), {"mariadb_variable": ("max_connections", 1000)}, base) == "plan"
+    assert b(("mariadb.variables.{mariadb_variable}",), {"mariadb_variable": ("innodb_buffer_pool_size", "48GB")},
+             base) == "override"
+    assert b(("hardware.cpu",), {}, base) == "override"  # a read touched by an override below it
+    assert b(("+cis",), {}, prod) == "addition" and b((), {}, prod) == ""
+    # a plan value read together with an addition is still the plan's
+    assert b(("backup.schedule", "backup.max_age"), {}, prod) == "plan" and b(("backup.max_age",), {}, prod) == "addition"

@@ -103,6 +103,29 @@ def test_records_carry_section_id_and_topic(broken_run) -> None:
     assert {c["section_id"] for c in res.checks} <= set(SECTIONS)
 
 
+def test_records_say_whose_value_they_compared(static_run, broken_run) -> None:
+    """basis: the plan's value, an override of the profile (baseline), or an addition beyond the plan;
+    skip_kind: a skip because nothing can be observed here, or because the profile turns the check off."""
+    prod, _ = static_run
+    base, tmp = broken_run
+
+    def rec(res, nodeid_part):  # type: ignore[no-untyped-def]
+        return next(c for c in res.checks if nodeid_part in c["nodeid"])
+
+    assert rec(prod, "test_memory_limit[redis]")["basis"] == "plan"
+    assert rec(base, "test_memory_limit[redis]")["basis"] == "override"
+    assert rec(prod, "test_memory_limit[gateway]")["basis"] == "addition"
+    assert rec(prod, "test_not_privileged[redis]")["basis"] == "addition"  # CIS Docker, beyond the plan
+    assert rec(base, "test_tunable[max_connections]")["basis"] == "plan"
+    assert rec(base, "test_tunable[innodb_buffer_pool_size]")["basis"] == "override"
+    assert all(c["skip_kind"] in ("here", "profile") for c in base.checks if c["outcome"] == "skipped")
+    assert all(c["skip_kind"] == "" for c in base.checks if c["outcome"] != "skipped")
+    llm = rec(base, "test_tls_versions[llm-server]")  # its container cannot run on the baseline
+    assert (llm["outcome"], llm["skip_kind"]) == ("skipped", "here") and "no GPU" in llm["message"]
+    text = (tmp / "reports/latest/report.html").read_text(encoding="utf-8")
+    assert 'id="basis"' in text and "at override" in text and "not checkable here" in text
+
+
 # --- results.json schema ---------------------------------------------------------------------------
 def _results_schema() -> dict[str, Any]:
     return json.loads((ROOT / "docs" / "results.schema.json").read_text(encoding="utf-8"))

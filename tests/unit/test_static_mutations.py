@@ -61,6 +61,20 @@ MUTATIONS = {
                                 "\\1\n0 3 * * * * mysql bash /usr/local/bin/plancheck-backup auto", "BK-012"),
     "compose mariadb published": ("compose.yaml", r"(\n  mariadb:\n(?:    .*\n)*?    mem_limit: 64g\n)",
                                   "\\g<1>    ports: [\"3306:3306\"]\n", "PORT-002"),
+    # versions from the image tags of the compose project prod names (compose.upstream.yaml)
+    "upstream mariadb 10.11": ("compose.upstream.yaml", r"image: mariadb:10\.6", "image: mariadb:10.11", "DB-001"),
+    "upstream redis 7.0": ("compose.upstream.yaml", r"image: redis:6\.2", "image: redis:7.0", "RD-001"),
+    # the log tools' desired state (Filebeat, Kibana, Elasticsearch ILM)
+    "filebeat ssh audit filed as important": ("config/filebeat/filebeat.yml",
+                                              r"\{log_source: ssh-audit, log_class: audit\}",
+                                              "{log_source: ssh-audit, log_class: important}", "LOG-006"),
+    "filebeat output allows TLS 1.2": ("config/filebeat/filebeat.yml", r"ssl\.supported_protocols: \[TLSv1\.3\]",
+                                       "ssl.supported_protocols: [TLSv1.2, TLSv1.3]", "LOG-007"),
+    "kibana serves TLS 1.2": ("config/kibana/kibana.yml", r"server\.ssl\.supportedProtocols: \[TLSv1\.3\]",
+                              "server.ssl.supportedProtocols: [TLSv1.2, TLSv1.3]", "LOG-008"),
+    "ilm audit kept one year": ("config/elasticsearch/ilm/audit.json", r'"min_age": "1825d"', '"min_age": "365d"',
+                                "LOG-009"),
+    "kibana.yml not YAML": ("config/kibana/kibana.yml", r"^server\.name: kibana", "server.name: [kibana", "LOG-010"),
 }
 
 

@@ -13,6 +13,7 @@ something real to route to, scrape and audit:
   app_concurrent_users (gauge).
 * GET /ws       -> WebSocket echo (only when PLANCHECK_WEBSOCKET=1: chat-server)
 * POST /login   -> fake login that writes an audit-class log record
+* GET /api/openapi.json -> the API's routes (OpenAPI paths), for the RBAC audit (AC-004)
 * anything else -> 200 JSON describing the request (404 for /error/404 ...,
   /error/<code> returns that status, to exercise the error-rate metric)
 
@@ -212,6 +213,25 @@ async def login(request: web.Request) -> web.Response:
     return web.json_response({"service": SERVICE, "user": user, "result": "accepted"})
 
 
+# The API's routes as the gateway serves them, published like a real API's OpenAPI document
+# (GET /api/openapi.json): plancheck's AC-004 checks each is a row of the profile's RBAC matrix.
+# Who may call them is decided in front, by the identity provider's per-URL rules (4.2).
+API_ROUTES = {
+    "/api/openapi.json": ["get"],
+    "/api/v1/models": ["get"],
+    "/api/v1/chat/completions": ["post"],
+    "/api/admin/usage": ["get"],
+}
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response({
+        "openapi": "3.0.3",
+        "info": {"title": f"{SERVICE} (plancheck stand-in)", "version": "0"},
+        "paths": {p: {m: {"responses": {"200": {"description": "ok"}}} for m in ms}
+                  for p, ms in API_ROUTES.items()}})
+
+
 async def echo(request: web.Request) -> web.Response:
     path = request.match_info.get("tail", "")
     if path.startswith("error/"):
@@ -244,6 +264,7 @@ def make_app() -> web.Application:
         app.router.add_get("/ws", websocket)
     app.router.add_post("/login", login)
     app.router.add_post("/auth/login", login)   # as routed by the gateway
+    app.router.add_get("/api/openapi.json", openapi)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 
