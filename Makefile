@@ -17,6 +17,10 @@ system:
 	@command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || { \
 	  [ "$$(id -u)" = 0 ] || { echo "plancheck: python3-venv is missing; run as root or install it" >&2; exit 1; }; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; }
+	@# the report's browser test renders report.html in headless Chromium (Korean needs a CJK font)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-nanum >/dev/null \
+	  || echo "plancheck: chromium not installed: the report's browser test will be skipped" >&2; }
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

@@ -31,12 +31,13 @@ BREAKS: dict[str, tuple[str, Callable[[], object], Callable[[], object], set[str
         lambda: sql("SET GLOBAL server_audit_logging=ON"), {"DB-003", "DB-009"}),  # off: the plugin is not active
     "mariadb-anonymous-user": (
         "mariadb", lambda: sql("CREATE USER ''@'localhost'"),
-        lambda: sql("DROP USER IF EXISTS ''@'localhost'"), {"DB-010", "DB-014"}),  # no password either
+        lambda: sql("DROP USER IF EXISTS ''@'localhost'"),
+        {"DB-010", "DB-014", "AC-016"}),  # no password either; an account outside the allow-list
     "mariadb-test-database": (
         "mariadb", lambda: sql("CREATE DATABASE test"), lambda: sql("DROP DATABASE IF EXISTS test"), {"DB-011"}),
     "mariadb-remote-root": (
         "mariadb", lambda: sql("CREATE USER 'root'@'10.%' IDENTIFIED BY 'x-Temp-9'"),
-        lambda: sql("DROP USER IF EXISTS 'root'@'10.%'"), {"DB-012", "DB-013"}),
+        lambda: sql("DROP USER IF EXISTS 'root'@'10.%'"), {"DB-012", "DB-013", "AC-016"}),
     "mariadb-x509-dropped": (
         "mariadb", lambda: sql("ALTER USER 'app'@'%' REQUIRE NONE"),
         lambda: sql("ALTER USER 'app'@'%' REQUIRE X509"), {"DB-015"}),
@@ -51,7 +52,7 @@ BREAKS: dict[str, tuple[str, Callable[[], object], Callable[[], object], set[str
         lambda: redis_admin("CONFIG", "SET", "save", "900 1 300 10 60 10000"), {"RD-002"}),
     "redis-app-may-flushall": (
         "redis", lambda: redis_admin("ACL", "SETUSER", "app", "+flushall"),
-        lambda: redis_admin("ACL", "SETUSER", "app", "-flushall"), {"RD-008"}),
+        lambda: redis_admin("ACL", "SETUSER", "app", "-flushall"), {"RD-008", "AC-015"}),  # beyond app's allow-list
     "container-memory-limit": (
         "test_memory_limit", lambda: sh(DOCKER, "update", "--memory", "300m", "--memory-swap", "300m",
                                         container("redis-exporter")),

@@ -78,6 +78,14 @@ MUTATIONS = {
 }
 
 
+def test_baseline_desired_state_matches_its_profile(tmp_path: Path) -> None:
+    """`--profile=baseline --static` is green on a clean checkout: the reference deployment's compose
+    files and configs agree with what profiles/baseline.yaml says it needs."""
+    res = run_audit(tmp_path, "baseline", static=True)
+    assert res.failed == set() and res.errors == set(), sorted(res.failed | res.errors)
+    assert res.exit_code == 0
+
+
 def test_untouched_desired_state_fails_only_on_the_plan(tmp_path: Path) -> None:
     _, profile = _copy(tmp_path)
     res = run_audit(tmp_path, str(profile), static=True)
