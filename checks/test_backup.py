@@ -259,7 +259,8 @@ def test_manifest(check: Check, backup_facts: BackupFacts) -> None:
          reads=("backup.root",))
 def test_payload_digest(check: Check, backup_facts: BackupFacts) -> None:
     bad, read, payloads = [], 0, 0
-    for bs in _backups(check, backup_facts):
+    sets = _backups(check, backup_facts)
+    for bs in sets:
         want = (bs.manifest or {}).get("payload") or {}
         name = want.get("file")
         f = next((f for f in bs.files if f.name == name), None) if name else None
@@ -277,7 +278,7 @@ def test_payload_digest(check: Check, backup_facts: BackupFacts) -> None:
                 bad.append(f"{where}/{name}: sha256 {f.sha256[:12]}.. ({f.bytes} bytes), manifest "
                            f"{str(want['sha256'])[:12]}.. ({want.get('bytes')} bytes)")
     check.none_of(bad, what=f"payloads differing from their manifest ({payloads} payloads, {read} bytes read)",
-                  among=len(_backups(check, backup_facts)), noun="backups")
+                  among=len(sets), noun="backups")
 
 
 @control("BK-012", title="Every line of the backup crontab is well-formed", severity="high", section=BK,

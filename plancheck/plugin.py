@@ -426,13 +426,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = _state(config)
     if state is None or state.is_worker or not hasattr(state, "report_dir"):
         return
-    counts = summarize(state.collector.sorted())
+    records = state.collector.sorted()
+    counts = summarize(records)
     terminalreporter.write_sep("-", "plancheck")
     terminalreporter.write_line(
         f"profile {state.profile_name} ({state.mode}{', recorded facts' if state.recorded else ''}): "
         f"{counts['total']} checks, "
         + ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "waived", "skipped", "error")))
-    cov = coverage(state, state.collector.sorted())
+    cov = coverage(state, records)
     terminalreporter.write_line(("coverage too low: " if cov["too_little"] else "coverage: ") + cov["line"]
                                 + (f" (--max-skipped allows {cov['max_skipped']})" if cov["too_little"] else ""))
     for note in state.notes:
