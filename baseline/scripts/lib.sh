@@ -15,7 +15,7 @@ UID_NGINX=10003        # gateway, admin-portal
 UID_PROMETHEUS=10004   # prometheus, alertmanager, node/mysqld/redis exporters
 UID_APP=10005          # stand-in applications
 UID_LOGS=10006         # log-collector
-UID_IDP=10008          # idp (LemonLDAP::NG, compose profile idp)
+UID_IDP=10008          # idp (LemonLDAP::NG)
 UID_ROOT=0             # ssh-bastion (sshd), the audit client on the host
 
 msg() { printf '[%s] %s\n' "${PLANCHECK_STEP:-baseline}" "$*" >&2; }

@@ -159,7 +159,10 @@ class Web:
             raise ProbeError(f"{method} {url}: not one of the profile's fronts (never followed)")
         session = self.fronts[front][1]
         session.cookies.clear()  # cookies are this client's to choose, per request
-        headers = {"Accept": "text/html,application/json;q=0.9,*/*;q=0.8", "User-Agent": "plancheck-audit"}
+        # a browser's Accept: providers answer a client that asks for JSON as an API caller (401, no
+        # login page, no Location), which is not the login flow the profile's routes describe
+        headers = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                   "User-Agent": "plancheck-audit"}
         if cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         self.requests += 1
@@ -170,7 +173,9 @@ class Web:
             raise ProbeError(f"{method} {url}: no answer: {type(e).__name__}: "
                              f"{str(e).splitlines()[0][:160] if str(e) else ''}") from None
         text = r.text if len(r.content) <= 1 << 20 else r.content[: 1 << 20].decode("utf-8", "replace")
-        return Answer(url=url, status=r.status_code, location=urljoin(url, r.headers.get("Location", "")),
+        # an empty or missing Location stays empty: urljoin would turn it into this very URL (a loop)
+        raw_location = r.headers.get("Location", "").strip()
+        return Answer(url=url, status=r.status_code, location=urljoin(url, raw_location) if raw_location else "",
                       text=text, cookies=set_cookies(r))
 
     def close(self) -> None:
