@@ -3,9 +3,12 @@ AccessFacts (plancheck/facts/access.py). Only HTTP here: the fronts come from th
 secrets from the environment variables or files the profile names."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import secrets
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
@@ -42,6 +45,46 @@ CLOCK: Callable[[], float] = time.time
 SLEEP: Callable[[float], None] = time.sleep
 
 
+def _steps_file() -> Path:
+    base = os.environ.get("PLANCHECK_STATE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "plancheck")
+    return Path(base) / "totp-steps.json"
+
+
+class UsedSteps:
+    """The last TOTP time step this machine's audits logged in with, per identity and portal: a
+    provider that makes codes single-use (RFC 6238 5.2) rightly refuses the code of a step an earlier
+    run already used, so a run that follows another within the step waits for the next one instead
+    of replaying. Kept on the auditing machine, never on the platform; unreadable state is no state."""
+
+    def __init__(self, portal: str, path: Optional[Path] = None):
+        self.portal, self.path = portal, path or _steps_file()
+
+    def _key(self, user: str) -> str:
+        return hashlib.sha256(f"{self.portal}\0{user}".encode()).hexdigest()[:32]
+
+    def _load(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.path.read_text())
+            return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def last(self, user: str) -> int:
+        return self._load().get(self._key(user), -1)
+
+    def record(self, user: str, step: int) -> None:
+        data = self._load()
+        data[self._key(user)] = max(step, data.get(self._key(user), -1))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self.path)
+        except OSError:
+            pass
+
+
 class LiveProbe:
     def __init__(self, ctx: Context, ac: AccessControl, *, clock: Optional[Callable[[], float]] = None,
                  sleep: Optional[Callable[[float], None]] = None):
@@ -67,6 +110,19 @@ class LiveProbe:
         self.cookie_name = ac.session.cookie_name
         self.flow = Flow(self.web, self.login_url, self.cookie_name, ac.login.user_field,
                          ac.login.password_field, ac.login.totp_field, ac.login.max_redirects)
+        # only on the real clock: a simulated one (tests) has steps of its own
+        self.used = UsedSteps(self.login_url) if self.clock is time.time else None
+
+    def _after_used_step(self, user: str, codes: Codes) -> None:
+        """Sleep past the last step an earlier run of this machine used for `user` (at most the
+        provider's window: a record from further ahead is a clock change, ignored)."""
+        if self.used is None:
+            return
+        last = self.used.last(user)
+        if last - codes.step() > 2 * (self.ac.totp.max_skew_steps + 1):
+            return
+        while codes.step() <= last:
+            self.sleep(max(0.2, codes.interval - self.clock() % codes.interval + 0.2))
 
     def close(self) -> None:
         self.web.close()
@@ -133,8 +189,11 @@ class LiveProbe:
                 step0 = codes.step()
                 while codes.step() == step0:
                     self.sleep(max(0.2, t.interval_s - self.clock() % t.interval_s + 0.2))
+                self._after_used_step(ident.user, codes)
                 if first.result != "second-factor":
                     return first.cookie or Unavailable(kind="unknown", reason=f"{ident.user}: {first.evidence}")
+                if self.used is not None:
+                    self.used.record(ident.user, codes.step())
                 done = self.flow.second_factor(first, codes.now())
                 return done.cookie if done.result == "session" else Unavailable(
                     kind="unknown", reason=f"{ident.user} ({role}) refused with a fresh code: {done.evidence}")
@@ -145,11 +204,14 @@ class LiveProbe:
                                                          "no second factor to try codes on")
                 mfa.valid_code = mfa.wrong_code = mfa.expired_code = mfa.replayed_code = why
                 return first.cookie  # type: ignore[return-value]
+            self._after_used_step(ident.user, codes)
             codes.wait_for_fresh_step(min(12.0, t.interval_s / 2), self.sleep)
             mfa.wrong_code = self._code_try(ident, password, codes.wrong(), "a wrong code", first)
             mfa.expired_code = self._code_try(ident, password, codes.expired(),
                                               f"a code {t.max_skew_steps + 2} steps old", None)
             code, step = codes.now(), codes.step()
+            if self.used is not None:  # recorded before use: a code sent is spent, whatever the answer
+                self.used.record(ident.user, step)
             valid = self._code_try(ident, password, code, "the current code", None, planted, keep=True)
             mfa.valid_code = valid[0]
             session = valid[1]

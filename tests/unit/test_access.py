@@ -143,9 +143,11 @@ def test_a_probe_that_could_not_tell_is_an_error_never_a_denial(tmp_path: Path) 
 
 
 def test_skip_live_skips_behaviour_with_the_reason(tmp_path: Path) -> None:
-    """baseline: the provider is not started by default; its live facts are absent, not failed."""
+    """A profile that says the provider does not run here: its live facts are absent, not failed
+    (and nothing is contacted)."""
     child = tmp_path / "p.yaml"
-    child.write_text(yaml.safe_dump({"extends": str(ROOT / "profiles/baseline.yaml")}))
+    child.write_text(yaml.safe_dump({"extends": str(ROOT / "profiles/baseline.yaml"), "security": {
+        "access_control": {"skip_live": "the identity provider is not started by default on this host"}}}))
     ctx = Context(profile=load_profile(str(child)), root=ROOT, mode="live")
     facts = AccessSource().live(ctx)
     assert all(isinstance(v, Unavailable) and v.kind == "absent" for v in facts.cells.values())
