@@ -21,13 +21,19 @@ system:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-nanum >/dev/null \
 	  || echo "plancheck: chromium not installed: the report's browser test will be skipped" >&2; }
+	@# the fleet tests run one sshd per network namespace (tests/fleet); policy-rc.d keeps a systemd
+	@# host from starting the system's own sshd on port 22 when the package is installed
+	@[ -x /usr/sbin/sshd ] || { [ "$$(id -u)" = 0 ] && ( printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server openssh-client >/dev/null; rc=$$?; \
+	  rm -f /usr/sbin/policy-rc.d; exit $$rc ) \
+	  || echo "plancheck: openssh-server not installed: the fleet tests will be skipped" >&2; }
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || $(MAKE) -s system
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,fleet]'
 	@touch $@
 
 images: system
@@ -41,7 +47,7 @@ baseline-down:
 
 # The main job: deploy the reference baseline and audit it live.
 audit: baseline-up
-	@rc=0; $(PYTEST) --profile=baseline || rc=$$?; \
+	@rc=0; $(PYTEST) --profile=baseline --prom-textfile=baseline/.textfile/plancheck.prom || rc=$$?; \
 	echo "plancheck: reports in $$(readlink -f reports/latest) (junit.xml, report.html, results.json)"; exit $$rc
 
 # Pre-change gating of the plan's desired state (no platform needed)
@@ -65,8 +71,9 @@ live: baseline-up
 test: venv baseline-up
 	$(PYTEST) tests/unit -q -n 2
 	$(PYTEST) --profile=prod --static --waivers=$(WAIVERS) -q
-	$(PYTEST) --profile=baseline -q
+	$(PYTEST) --profile=baseline -q --prom-textfile=baseline/.textfile/plancheck.prom --alert-drill
 	PLANCHECK_LIVE_TESTS=1 $(PYTEST) tests/live -q -p no:randomly
+	PLANCHECK_LIVE_TESTS=1 $(PYTEST) tests/fleet -q -p no:randomly
 
 docs: venv
 	$(PY) -m plancheck.catalog > docs/controls.md

@@ -2,6 +2,8 @@
 (CIS Docker Benchmark section 4-5). One set of controls for static (compose) and live (inspect)."""
 from __future__ import annotations
 
+import pytest
+
 from plancheck.controls import control
 from plancheck.evaluate import Check
 from plancheck.facts.containers import ContainerFacts, ContainersFacts
@@ -265,6 +267,7 @@ def test_healthcheck_defined(check: Check, ctr: ContainerFacts) -> None:
          rationale="An unplanned container is unaudited attack surface and unbudgeted memory.",
          remediation="Remove the service, or add it to the profile with its zone and limits.",
          reads=("containers",))
+@pytest.mark.per_host  # each fleet host's engine runs nothing outside the plan
 def test_no_unplanned_containers(check: Check, containers: ContainersFacts, profile: Profile) -> None:
     extra = sorted(set(containers.containers) - set(profile.containers))
     foreign = check.fact(containers.foreign) if check.observed(containers.foreign) else []

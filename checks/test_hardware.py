@@ -18,6 +18,7 @@ from plancheck.profile.models import Disk, Profile
 from plancheck.units import format_size
 
 HW = "1.1 하드웨어 구성 (hardware)"
+pytestmark = pytest.mark.per_host  # host-level: once per host of target.fleet
 
 
 def approx_size(n: int) -> str:

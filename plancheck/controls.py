@@ -5,6 +5,7 @@ things it is checked on (`[redis]`, `[innodb_buffer_pool_size]`).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Literal, TypeVar
 
@@ -109,8 +110,14 @@ def basis(reads: tuple[str, ...], params: dict[str, object], overrides: tuple[st
         return path.split(".")
 
     paths = [fill(r) for r in reads if not r.startswith("+")]
-    if any(_touches(p, o.split(".")) for p in paths for o in overrides):
+    if any(_touches(p, o) for p in paths for o in _split(tuple(overrides))):
         return "override"
-    if all(any(_under(p, a.split(".")) for a in additions) for p in paths):
+    if all(any(_under(p, a) for a in _split(tuple(additions))) for p in paths):
         return "addition"
     return "plan"
+
+
+@functools.lru_cache(maxsize=64)
+def _split(keys: tuple[str, ...]) -> tuple[list[str], ...]:
+    """Dotted key paths split once per run (basis runs for every check), not once per check."""
+    return tuple(k.split(".") for k in keys)

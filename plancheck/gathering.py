@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from plancheck.facts.base import SOURCES, FactStore
+from plancheck.fleet import PER_HOST_SOURCES, host_of, scoped, split
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,11 +46,12 @@ def needed(items: Iterable[Any]) -> list[str]:
     """The sources the given test items use, in registry order."""
     names: set[str] = set()
     for item in items:
+        host = host_of(item)  # a per-host check of a fleet reads its host's reading of the source
         for fixture in getattr(item, "fixturenames", ()):
             source = FIXTURE_SOURCES.get(fixture)
             if source is not None:
-                names.add(source)
-    return [n for n in SOURCES if n in names]
+                names.add(scoped(source, host) if host and source in PER_HOST_SOURCES else source)
+    return [n for n in SOURCES if n in names] + sorted(n for n in names if n not in SOURCES)
 
 
 def prefetch(store: FactStore, names: list[str], deadline_s: float | None = None) -> None:
@@ -61,7 +63,7 @@ def prefetch(store: FactStore, names: list[str], deadline_s: float | None = None
     start = time.monotonic()
     threads: list[tuple[str, threading.Thread, float]] = []
     for name in names:
-        own = SOURCES[name].deadline_s(store.ctx)
+        own = SOURCES[split(name)[0]].deadline_s(store.ctx)
         budget = max(run_deadline, own) if own else run_deadline
         t = threading.Thread(target=_gather_quietly, args=(store, name), daemon=True,
                              name=f"plancheck-gather-{name}")

@@ -14,11 +14,12 @@ from typing import Any, Optional
 
 import pytest
 
+from plancheck.audit_accounts import audit_accounts, merge_accounts
 from plancheck.cmdline import pytest_load_initial_conftests  # noqa: F401  (a hook: `--opt value` == `--opt=value`)
 from plancheck.controls import CATALOG, SEVERITY_ORDER, basis
 from plancheck.evaluate import Check, ControlFailure, NotHere, not_here
 from plancheck.facts.base import Context, FactError, FactStore, NoSource
-from plancheck import gathering
+from plancheck import fleet, gathering
 from plancheck.params import PARAMETERS
 from plancheck.profile import ProfileError, load_profile
 from plancheck.profile.models import Profile
@@ -51,6 +52,9 @@ class RunState:
         self.t0 = time.monotonic()
         self.store: Optional[FactStore] = None
         self.worker_sources: list[dict[str, Any]] = []  # per-source timings from xdist workers
+        self.worker_accounts: list[list[dict[str, Any]]] = []  # the audit's own accounts, as workers saw them
+        self.fleet: list[fleet.Member] = []  # target.fleet's hosts (empty: the single target)
+        self.host_of: dict[str, str] = {}  # nodeid -> fleet host, for the per-host checks
 
     @property
     def is_worker(self) -> bool:
@@ -78,6 +82,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="where run reports go (default: <rootdir>/reports)")
     g.addoption("--restore-drill", dest="plancheck_restore_drill", action="store_true",
                 help="also run the backup restore drill (same as -m restore_drill; opt-in: slow, needs Docker)")
+    g.addoption("--alert-drill", dest="plancheck_alert_drill", action="store_true",
+                help="also run the alert drill: post one test alert to Alertmanager and see it delivered "
+                     "(same as -m alert_drill; opt-in: it writes one self-ending alert)")
     g.addoption("--lang", dest="plancheck_lang", default=None, choices=["ko", "en"],
                 help="language of report.html (default: the profile's report_language, else en)")
     g.addoption("--sarif", dest="plancheck_sarif", default=None,
@@ -89,6 +96,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "control(id): the plancheck control a check implements")
     config.addinivalue_line("markers", "restore_drill: the backup restore drill (slow; opt-in for prod)")
+    config.addinivalue_line("markers", "alert_drill: the alert delivery drill (posts a test alert; opt-in)")
+    config.addinivalue_line("markers", "per_host: a host-level control: run once per host of target.fleet")
     if not config.getoption("plancheck_profile"):
         return
     state = RunState(config)
@@ -104,10 +113,20 @@ def pytest_configure(config: pytest.Config) -> None:
         if not state.is_worker:
             _write_or_say(state, exit_status=4)
         raise pytest.UsageError("\n".join(e.lines)) from None
+    if state.profile.target.fleet is not None:  # type: ignore[union-attr]
+        try:
+            state.fleet = fleet.members(state.profile, root)  # type: ignore[arg-type]
+        except fleet.FleetError as e:
+            state.errors = [str(e)]
+            if not state.is_worker:
+                _write_or_say(state, exit_status=4)
+            raise pytest.UsageError(str(e)) from None
     config.pluginmanager.register(_Recorder(state), f"plancheck-recorder-{id(state)}")
     ctx = Context(profile=state.profile, root=root, mode=state.mode)  # type: ignore[arg-type]
     if restore_drill_wanted(config):
         ctx.env["PLANCHECK_RESTORE_DRILL"] = "1"  # the drill source runs only when asked for
+    if drill_wanted(config, "alert_drill"):
+        ctx.env["PLANCHECK_ALERT_DRILL"] = "1"
     facts_file = config.getoption("plancheck_facts")
     try:
         state.store = FactStore.from_recording(ctx, Path(facts_file)) if facts_file else FactStore(ctx)
@@ -124,6 +143,11 @@ def _state(config: pytest.Config) -> Optional[RunState]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = _state(metafunc.config)
+    if state and state.fleet and fleet.HOST_PARAM in metafunc.fixturenames \
+            and metafunc.definition.get_closest_marker("per_host"):
+        # a host-level control of a fleet: once per host, the host first in the id ([host=fleet-1-...])
+        metafunc.parametrize(fleet.HOST_PARAM, [m.name for m in state.fleet],
+                             ids=[f"{fleet.HOST_ID}{m.name}" for m in state.fleet], scope="session")
     for argname, fn in PARAMETERS.items():
         if argname not in metafunc.fixturenames:
             continue
@@ -131,15 +155,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(argname, [v for _, v in items], ids=[i for i, _ in items])
 
 
-def restore_drill_wanted(config: pytest.Config) -> bool:
+def drill_wanted(config: pytest.Config, marker: str) -> bool:
+    """A drill (a control that acts on the platform) runs only when asked for: its option or -m."""
     expr = config.getoption("markexpr", "") or ""
-    return bool(config.getoption("plancheck_restore_drill", False)) or (
-        "restore_drill" in expr and "not restore_drill" not in expr)
+    return bool(config.getoption(f"plancheck_{marker}", False)) or (
+        marker in expr and f"not {marker}" not in expr)
+
+
+def restore_drill_wanted(config: pytest.Config) -> bool:
+    return drill_wanted(config, "restore_drill")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not restore_drill_wanted(config):  # the drill control is opt-in: deselected unless asked for
-        drill = [i for i in items if i.get_closest_marker("restore_drill") and i.get_closest_marker("control")]
+    for marker in ("restore_drill", "alert_drill"):  # drills are opt-in: deselected unless asked for
+        if drill_wanted(config, marker):
+            continue
+        drill = [i for i in items if i.get_closest_marker(marker) and i.get_closest_marker("control")]
         if drill:
             config.hook.pytest_deselected(items=drill)
             items[:] = [i for i in items if i not in drill]
@@ -158,7 +189,35 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = _state(session.config)
     if state is None or state.store is None or session.config.option.collectonly or not gathering.enabled():
         return
-    gathering.prefetch(state.store, gathering.needed(session.items))
+    names = gathering.needed(session.items)
+    if state.is_worker and state.fleet:
+        # a fleet under xdist: each worker reads the hosts it is sent (FleetScheduling keeps a host's
+        # checks on one worker), when their first check runs: every host is read once in the run
+        names = [n for n in names if fleet.split(n)[1] is None]
+    gathering.prefetch(state.store, names)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist with a fleet (`-n N`, default `--dist load`): all checks of one host go to one
+    worker, which reads that host once; hosts spread over the workers."""
+    state = _state(config)
+    if state is None or not state.fleet or config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    names = sorted((m.name for m in state.fleet), key=len, reverse=True)
+
+    class FleetScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            for name in names:
+                tag = f"[{fleet.HOST_ID}{name}"
+                i = nodeid.find(tag)
+                if i >= 0 and nodeid[i + len(tag):i + len(tag) + 1] in ("]", "-"):
+                    return f"{fleet.HOST_ID}{name}"
+            return nodeid.rsplit("::", 1)[0]
+
+    return FleetScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -173,6 +232,13 @@ def plancheck_state(pytestconfig: pytest.Config) -> RunState:
 def profile(plancheck_state: RunState) -> Profile:
     assert plancheck_state.profile is not None
     return plancheck_state.profile
+
+
+@pytest.fixture(scope="session")
+def fleet_member() -> Optional[str]:
+    """The fleet host a per-host check reads (parametrized by pytest_generate_tests); None: the single
+    target (no target.fleet, or a check that is not per host)."""
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -215,6 +281,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         ("remediation", ctl.remediation), ("tags", ",".join(ctl.tags)),
         ("basis", basis(ctl.reads, params, profile.overrides, profile.additions) if profile else ""),
     ])
+    host = fleet.host_of(params)
+    if host:
+        item.user_properties.append(("host", host))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -261,17 +330,46 @@ class _Recorder:
     def __init__(self, state: RunState):
         self.state = state
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Optional[pytest.TestReport]:
+        """A finding or a source's error is reported as its one line (see the hook wrapper above): its
+        report is made here without rendering a traceback, which parses the check's source file for
+        each failure and was most of a run in which a source could not be read."""
+        if not isinstance(call.excinfo, pytest.ExceptionInfo) or \
+                not call.excinfo.errisinstance((ControlFailure, FactError)):
+            return None  # pytest's own report
+        sections = [(f"Captured {key} {rwhen}", content) for rwhen, key, content in item._report_sections]
+        return pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+                                 str(call.excinfo.value), call.when, sections, call.duration, call.start,  # type: ignore[arg-type]
+                                 call.stop, user_properties=item.user_properties)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """An audit that ran no hypothesis test: hypothesis's pytest plugin would import all of
+        hypothesis in its terminal summary (0.3 s and more, most of a static audit's tail) only to find
+        nothing to say. Unplugged before the summary; a run that imported hypothesis keeps it."""
+        if "hypothesis" not in sys.modules:
+            pm = session.config.pluginmanager
+            plugin = pm.get_plugin("hypothesispytest")
+            if plugin is not None:
+                pm.unregister(plugin)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """pytest-xdist: a worker's per-source timings (it gathered for itself)."""
         sources = getattr(node, "workeroutput", {}).get("plancheck_sources")
         if sources:
             self.state.worker_sources.append(sources)
+        accounts = getattr(node, "workeroutput", {}).get("plancheck_audit_accounts")
+        if accounts:
+            self.state.worker_accounts.append(accounts)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # runs on the controller under xdist too, with user_properties carried over from workers
         if not self.state.is_worker:
             self.state.collector.add(report)
+            host = dict(report.user_properties).get("host")
+            if host:
+                self.state.host_of[report.nodeid] = str(host)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -356,6 +454,21 @@ def _gate(state: RunState, records: list[Any]) -> int:
     return 1 if blocking or errors or coverage(state, records)["too_little"] else 0
 
 
+def host_summary(state: RunState, records: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per fleet host: its role and the outcomes of its host-level checks (results.json `hosts`)."""
+    by_host: dict[str, list[Any]] = {m.name: [] for m in state.fleet}
+    for r in records:
+        host = state.host_of.get(r.nodeid)
+        if host in by_host:
+            by_host[host].append(r)
+    out = {}
+    for m in state.fleet:
+        counts = summarize(by_host[m.name])
+        out[m.name] = {"group": m.group, "address": m.address, "docker": m.docker_url or None,
+                       **{k: counts[k] for k in ("passed", "failed", "waived", "skipped", "error", "total")}}
+    return out
+
+
 def _write(state: RunState, exit_status: int) -> Path:
     records = state.collector.sorted()
     profile = state.profile
@@ -379,7 +492,11 @@ def _write(state: RunState, exit_status: int) -> Path:
         "checks": [r.as_dict() for r in records],
         # per fact source: when and how long it was gathered (xdist: the slowest worker's record)
         "sources": gathering.merge(state.worker_sources + ([state.store.timings] if state.store else [])),
+        # what the audit's own MariaDB and Redis accounts could change, from the facts this run gathered
+        "audit_accounts": merge_accounts(state.worker_accounts + [audit_accounts(state.store, profile)]),
     }
+    if state.fleet:
+        doc["hosts"] = host_summary(state, records)
     base = Path(state.config.getoption("plancheck_reports_dir") or Path(state.config.rootpath) / "reports")
     name = f"{doc['run']['profile']}-{state.started.strftime('%Y%m%dT%H%M%S%fZ')}"
     lang = state.config.getoption("plancheck_lang") or (profile.report_language if profile else None) or "en"
@@ -408,6 +525,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _state(session.config)
     if state is not None and state.is_worker and state.store is not None:
         session.config.workeroutput["plancheck_sources"] = dict(state.store.timings)  # type: ignore[attr-defined]
+        session.config.workeroutput["plancheck_audit_accounts"] = \
+            audit_accounts(state.store, state.profile)  # type: ignore[attr-defined]
     if state is None or state.is_worker or session.config.option.collectonly:
         return
     records = state.collector.sorted()
@@ -436,6 +555,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     cov = coverage(state, records)
     terminalreporter.write_line(("coverage too low: " if cov["too_little"] else "coverage: ") + cov["line"]
                                 + (f" (--max-skipped allows {cov['max_skipped']})" if cov["too_little"] else ""))
+    for name, h in (host_summary(state, records) if state.fleet else {}).items():
+        terminalreporter.write_line(
+            f"host {name} ({h['group']}): {h['total']} checks, "
+            + ", ".join(f"{h[k]} {k}" for k in ("passed", "failed", "waived", "skipped", "error")))
     for note in state.notes:
         terminalreporter.write_line(f"note: {note}")
     terminalreporter.write_line(f"reports: {state.report_dir}/{{junit.xml,report.html,results.json}}")

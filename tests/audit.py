@@ -9,7 +9,7 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import pytest
 
@@ -48,9 +48,14 @@ class AuditResult:
 
 def run_audit(tmp_path: Path, profile: str = "prod", *, facts: dict[str, Any] | None = None,
               static: bool = False, args: Iterable[str] = (), capsys: Any = None,
-              allow_all_errors: bool = False) -> AuditResult:
-    """Run `pytest checks/ --profile=...` in this process; returns its exit code and results.json."""
-    argv = [str(ROOT / "checks"), f"--profile={profile}", f"--reports-dir={tmp_path / 'reports'}",
+              allow_all_errors: bool = False, only: Iterable[str] | None = None,
+              plugins: Iterable[Any] = ()) -> AuditResult:
+    """Run `pytest checks/ --profile=...` in this process; returns its exit code and results.json.
+    `only`: the node ids of the checks to run (every one must exist; the rest are deselected)."""
+    only = set(only) if only is not None else None
+    # a selection collects only the modules it names
+    paths = sorted({str(ROOT / n.split("::")[0]) for n in only}) if only else [str(ROOT / "checks")]
+    argv = [*paths, f"--profile={profile}", f"--reports-dir={tmp_path / 'reports'}",
             "-q", "-p", "no:cacheprovider", f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml")]
     if facts is not None:
         path = tmp_path / "facts.json"
@@ -59,7 +64,8 @@ def run_audit(tmp_path: Path, profile: str = "prod", *, facts: dict[str, Any] | 
     if static:
         argv.append("--static")
     argv += list(args)
-    code = int(pytest.main(argv))
+    extra = list(plugins) + ([_Only(only)] if only is not None else [])
+    code = int(pytest.main(argv, plugins=extra))
     out = capsys.readouterr().out if capsys is not None else ""
     latest = tmp_path / "reports" / "latest" / "results.json"
     if not latest.exists():
@@ -86,3 +92,80 @@ def mutate(facts: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> d
     out = copy.deepcopy(facts)
     change(out)
     return out
+
+
+class _Only:
+    """Deselects every collected check but the given node ids (each of which must be collected)."""
+
+    def __init__(self, nodeids: Iterable[str]) -> None:
+        self.nodeids = set(nodeids)
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        keep = [i for i in items if i.nodeid in self.nodeids]
+        missing = self.nodeids - {i.nodeid for i in keep}
+        assert not missing, f"checks to run that the audit did not collect: {sorted(missing)[:5]}"
+        drop = [i for i in items if i.nodeid not in self.nodeids]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+class _SourceUse:
+    """Records, per check, the fact sources it used: those of the fixtures in its closure and of any
+    fixture it requested at run time (`request.getfixturevalue`), as the fixtures declare them
+    (`@provides`, plancheck.gathering)."""
+
+    def __init__(self) -> None:
+        self.by_nodeid: dict[str, set[str]] = {}
+
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> None:
+        from plancheck.gathering import FIXTURE_SOURCES
+
+        request = getattr(item, "_request", None)  # its fixtures, those asked for at run time included
+        assert request is not None, "pytest no longer keeps item._request: the run-time fixtures are unknown"
+        names = set(getattr(item, "fixturenames", ())) | set(request.fixturenames)
+        used = self.by_nodeid.setdefault(item.nodeid, set())
+        used.update(FIXTURE_SOURCES[n].partition("@")[0] for n in names if n in FIXTURE_SOURCES)
+
+
+@dataclass
+class ReferenceRun:
+    """One whole audit over a fact set, with the sources each check used: the reference that the
+    break tests compare their mutations against (see `run_mutated`)."""
+    profile: str
+    facts: dict[str, Any]
+    result: AuditResult
+    uses: dict[str, set[str]]
+    reports: Path  # its reports directory (latest/report.html, ...)
+
+    def dependents(self, sources: set[str]) -> set[str]:
+        """The checks that used any of `sources`."""
+        return {n for n, used in self.uses.items() if used & sources}
+
+
+def reference_run(tmp_path: Path, profile: str, facts: dict[str, Any], **kw: Any) -> ReferenceRun:
+    uses = _SourceUse()
+    res = run_audit(tmp_path, profile, facts=facts, plugins=[uses], **kw)
+    assert {c["nodeid"] for c in res.checks} == set(uses.by_nodeid), "a check ran without being recorded"
+    return ReferenceRun(profile, copy.deepcopy(facts), res, uses.by_nodeid, tmp_path / "reports")
+
+
+def changed_sources(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
+    return {k for k in set(before) | set(after) if k != "_meta" and before.get(k) != after.get(k)}
+
+
+def run_mutated(tmp_path: Path, ref: ReferenceRun, facts: dict[str, Any], **kw: Any) -> AuditResult:
+    """The whole audit over `facts` (the reference's facts with some sources changed), run only where
+    it can differ: every check that used a changed source runs again; every other one reads exactly the
+    facts it read in the reference run, so its verdict is the reference's, which must then be neither
+    failed nor error (asserted here). A break test's "exactly this control fails" on the returned
+    result therefore holds for the whole audit."""
+    if (facts.get("_meta") or {}) != (ref.facts.get("_meta") or {}):
+        return run_audit(tmp_path, ref.profile, facts=facts, **kw)  # another recording: no shortcut
+    changed = changed_sources(ref.facts, facts)
+    assert changed, "the mutation changed no fact source"
+    rerun = ref.dependents(changed)
+    kept = [c for c in ref.result.checks if c["nodeid"] not in rerun and c["outcome"] in ("failed", "error")]
+    assert not kept, (f"checks that read none of {sorted(changed)} already {kept[0]['outcome']} on the "
+                      f"reference facts: {[c['nodeid'] for c in kept][:5]}")
+    return run_audit(tmp_path, ref.profile, facts=facts, only=rerun, **kw)

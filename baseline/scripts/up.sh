@@ -31,6 +31,10 @@ if [[ ! -s $backup_key ]]; then
     msg "generated the backup encryption key (.secrets/backup/backup.key)"
 fi
 chown "$UID_MYSQL:$UID_MYSQL" "$backup_key"; chmod 0400 "$backup_key"
+# node-exporter's textfile directory (a host directory, so the audit on the host can write its
+# --prom-textfile there): the backup job (uid 10001) writes its status, node-exporter (uid 10004)
+# reads; the audit writes as root.
+install -d -o "$UID_MYSQL" -g "$UID_MYSQL" -m 0755 "$BASELINE/.textfile"
 step "netns";   "$here/netns.sh" up
 # A deployment of this project made from another checkout (another clone, CI's) holds data
 # encrypted with that checkout's keys (MariaDB's key file, the backups' passphrase) and mounts its
@@ -120,9 +124,11 @@ step "smoke test from pc-ext: gateway -> api/chat/auth over TLS 1.3 OK"
 smoke_at=$(date +%s)
 
 # A backup to audit: a fresh deployment takes one (a full: `auto` starts a chain when there is
-# none); later runs take one only when the last successful backup (with its manifest) is >= 24 h old.
+# none); later runs take one only when the last successful backup (with its manifest) is >= 24 h old
+# or its status metrics are missing (a new textfile directory).
 if "$here/compose.sh" exec -T --user mysql backup bash -c 'f=/backups/.last_success; l=$(cat /backups/LATEST 2>/dev/null);
-        [[ -f $f && -n $l && -f /backups/$l/manifest.json ]] && (( $(date +%s) - $(sed -n "s/^ts=//p" $f) < 86400 ))'; then
+        [[ -f $f && -n $l && -f /backups/$l/manifest.json && -f /metrics/plancheck_backup.prom ]] &&
+        (( $(date +%s) - $(sed -n "s/^ts=//p" $f) < 86400 ))'; then
     step "recent backup present: $("$here/compose.sh" exec -T --user mysql backup cat /backups/LATEST | tr -d '\r')"
 else
     step "taking a MariaDB backup (mariabackup via the backup container)"

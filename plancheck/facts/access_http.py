@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from plancheck.facts import meter
 from plancheck.facts.httpapi import _TlsAdapter
 
 
@@ -132,7 +133,7 @@ class Web:
         self.fronts: dict[str, tuple[str, requests.Session]] = {}
         self.requests = 0
         for name, (base, server_name) in fronts.items():
-            s = requests.Session()
+            s = meter.count_session(requests.Session())  # round trips and bytes of the access source
             s.trust_env = False
             if base.startswith("https://"):
                 tls = ssl.create_default_context(cafile=ca) if ca else ssl.create_default_context()

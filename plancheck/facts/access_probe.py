@@ -393,6 +393,14 @@ class LiveProbe:
                 obs: Any = last
             elif last is None:
                 obs = Unavailable(kind="unknown", reason="no request made")
+            elif last.outcome in DENIALS and which == "absolute" and elapsed < limit:
+                # refused before the absolute limit although the session was active: something else
+                # (the idle limit not refreshed by activity, a restart) ended it; the absolute limit
+                # itself was never reached, so it could not be observed
+                obs = Unavailable(kind="unknown", reason=f"{role}: the session active every "
+                                  f"{max(1, s.idle_timeout // 2)}s was refused {elapsed}s after login, before the "
+                                  f"absolute limit ({int(limit)}s): {last.evidence}; does the provider refresh "
+                                  "activity often enough (LemonLDAP::NG: timeoutActivityInterval < timeoutActivity)?")
             elif last.outcome in DENIALS:
                 obs = Obs(outcome="expired", evidence=f"{role}: refused {elapsed}s after login "
                           f"({'idle' if which == 'idle' else 'active every ' + str(max(1, s.idle_timeout // 2)) + 's'}): "

@@ -26,6 +26,7 @@ from typing import Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
+from plancheck.facts import meter
 from plancheck.profile.models import Profile
 
 Mode = Literal["static", "live"]
@@ -97,6 +98,8 @@ class Context:
     mode: Mode
     store: "FactStore | None" = None
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # the fleet host a per-host source reads (plancheck.fleet.Member), None for the single target
+    member: Any = None
 
     def path(self, p: str) -> Path:
         q = Path(p)
@@ -106,9 +109,11 @@ class Context:
         """A config file of the desired state; a missing or unreadable one is a one-line FactError."""
         path = self.path(p)
         try:
-            return path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise FactError(f"cannot read {path}: {e.strerror}") from None
+        meter.count(1, len(text.encode("utf-8")))  # one file of the desired state read, its bytes
+        return text
 
     @property
     def timeout(self) -> float:
@@ -164,6 +169,7 @@ class FactStore:
         self._running: dict[str, threading.Event] = {}
         self._owner: dict[str, int] = {}
         self._started: dict[str, float] = {}
+        self._meters: dict[str, meter.Meter] = {}  # per source: round trips and bytes (plancheck.facts.meter)
         self.t0 = time.monotonic()
         self.timings: dict[str, dict[str, Any]] = {}  # per source: wall_s, start_s, end_s, outcome, ...
 
@@ -203,6 +209,12 @@ class FactStore:
         except (OSError, ValueError, AttributeError, RecursionError):
             return "live"
 
+    def gathered(self, name: str) -> Facts | None:
+        """The facts of `name` if this run has already read them without error, else None; never reads."""
+        with self._lock:
+            value, error = self._cache.get(name, (None, None))
+        return value if error is None else None
+
     def get(self, name: str) -> Facts:
         value, error = self._result(name)
         if error is not None:
@@ -223,6 +235,7 @@ class FactStore:
                 event = self._running[name] = threading.Event()
                 self._owner[name] = threading.get_ident()
                 self._started[name] = time.monotonic()
+                self._meters[name] = meter.Meter()
         assert event is not None
         if not owner:
             event.wait()  # the first caller's result, or the run deadline's error (expire)
@@ -230,7 +243,8 @@ class FactStore:
         result: tuple[Facts | None, BaseException | None] = (
             None, FactError(f"{name}: gathering was interrupted"))
         try:
-            result = self._gather(name)
+            with meter.metering(self._meters[name]):
+                result = self._gather(name)
         finally:
             self._finish(name, result)
             event.set()
@@ -249,9 +263,10 @@ class FactStore:
             start = self._started.pop(name, now)
             error = result[1]
             outcome = "ok" if error is None else "nosource" if isinstance(error, NoSource) else "error"
+            m = self._meters.get(name) or meter.Meter()  # counted so far (a late source: until the deadline)
             self.timings[name] = {"wall_s": round(now - start, 4), "start_s": round(start - self.t0, 4),
                                   "end_s": round(now - self.t0, 4), "outcome": outcome,
-                                  "round_trips": 0, "bytes": 0,
+                                  "round_trips": m.round_trips, "bytes": m.bytes,
                                   "message": "" if error is None else str(error).splitlines()[0] if str(error) else ""}
 
     def running(self) -> list[str]:
@@ -271,7 +286,8 @@ class FactStore:
             event.set()
 
     def _gather(self, name: str) -> tuple[Facts | None, BaseException | None]:
-        source = SOURCES[name]
+        base, host = name.partition("@")[::2]  # `host@fleet-1`: the per-host reading of a source
+        source = SOURCES[base]
         try:
             if self.recorded is not None:
                 if name not in self.recorded:
@@ -286,18 +302,27 @@ class FactStore:
                     raise NoSource(f"{name}: not in the recorded facts")
                 return source.model.model_validate(self.recorded[name]), None
             reader: Callable[[Context], Facts] = getattr(source, self.ctx.mode)  # static or live
-            return reader(self.ctx), None
+            return reader(self._member_ctx(host) if host else self.ctx), None
         except (FactError, NoSource) as e:
             return None, e
         except Exception as e:  # a garbage reply or a library error: one line, never a traceback
             return None, FactError(f"{name}: {type(e).__name__}: {e}".splitlines()[0])
+
+    def _member_ctx(self, host: str) -> "Context":
+        from dataclasses import replace
+
+        from plancheck.fleet import member
+
+        return replace(self.ctx, member=member(self.ctx.profile, self.ctx.root, host))
 
     def dump(self) -> dict[str, Any]:
         # the mode the facts were observed in: a recording of a live run evaluates as live
         missing: dict[str, dict[str, str]] = {}
         out: dict[str, Any] = {"_meta": {"mode": self.ctx.mode, "profile": self.ctx.profile.name,
                                          "missing": missing}}
-        for name in SOURCES:
+        with self._lock:
+            per_host = sorted(n for n in self._cache if "@" in n)  # a fleet's host-by-host readings
+        for name in [*SOURCES, *per_host]:
             try:
                 out[name] = self.get(name).model_dump(mode="json")
             except NoSource as e:

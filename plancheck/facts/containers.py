@@ -12,7 +12,8 @@ from typing import Any, Optional, Union
 import yaml
 from pydantic import BaseModel
 
-from plancheck.facts.base import Context, FactError, Facts, FactSource, Unavailable, register
+from plancheck.facts import meter
+from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 from plancheck.units import parse_size
 
 
@@ -125,19 +126,31 @@ def _read_env_file(path: Any) -> dict[str, str]:
 
 
 def compose_config(ctx: Context) -> dict[str, Any]:
+    """The merged, interpolated compose project: `docker-compose config`, run once per content of its
+    inputs (plancheck.facts.compose_cache keys the answer by every file, variable and the version)."""
+    from plancheck.facts import compose_cache
+
     cmd, env = compose_command(ctx)
     cmd = cmd + ["config"]
-    try:
-        # the env files of the profile, not the caller's environment, decide the interpolation
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PLANCHECK_", "COMPOSE_"))}
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
-                             env={**base_env, **env})
-    except subprocess.TimeoutExpired:
-        raise FactError("docker-compose config timed out after 60 s") from None
-    if out.returncode != 0:
-        err = " ".join(out.stderr.strip().split())
-        raise FactError(f"docker-compose config failed for {ctx.profile.target.compose.project_dir}: {err[:300]}")
-    data = yaml.safe_load(out.stdout)
+    # the env files of the profile, not the caller's environment, decide the interpolation
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PLANCHECK_", "COMPOSE_"))}
+    run_env = {**base_env, **env}
+
+    def run() -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False, env=run_env)
+        except subprocess.TimeoutExpired:
+            raise FactError("docker-compose config timed out after 60 s") from None
+        if out.returncode != 0:
+            err = " ".join(out.stderr.strip().split())
+            raise FactError(f"docker-compose config failed for {ctx.profile.target.compose.project_dir}: {err[:300]}")
+        return out.stdout
+
+    t = ctx.profile.target.compose
+    pdir = ctx.path(t.project_dir)
+    text = compose_cache.config_output(cmd, run_env, pdir, [pdir / f for f in t.files], run, ctx.env,
+                                       extra_files=[pdir / f for f in t.env_files])
+    data = yaml.load(text, Loader=compose_cache.Loader)  # noqa: S506 (yaml's safe loader, LibYAML's when built)
     if not isinstance(data, dict) or "services" not in data:
         raise FactError("docker-compose config printed no services")
     return data
@@ -217,15 +230,32 @@ def _static_container(name: str, s: dict[str, Any], named_volumes: set[str]) -> 
 # --- live: docker SDK ----------------------------------------------------------------------------
 def docker_client(ctx: Context) -> Any:
     import docker
-    from docker.errors import DockerException
 
+    url = docker_url(ctx)
     try:
-        client = docker.DockerClient(base_url=ctx.profile.target.docker_host, timeout=ctx.timeout)
+        # ssh:// (a fleet host's engine): paramiko, with the user's ssh config and agent
+        client = docker.DockerClient(base_url=url, timeout=ctx.timeout)
+        meter.count_session(client.api)  # each API call: one round trip of the source reading it
         client.ping()
         return client
-    except DockerException as e:
-        raise FactError(f"cannot reach the docker engine at {ctx.profile.target.docker_host}: "
-                        f"{str(e).splitlines()[0][:200]}") from None
+    except Exception as e:  # DockerException, and paramiko's SSHException / socket errors for ssh://
+        where = f" ({ctx.member.name}, group {ctx.member.group})" if ctx.member is not None else ""
+        raise FactError(f"cannot reach the docker engine at {url}{where}: "
+                        f"{(str(e) or type(e).__name__).splitlines()[0][:200]}") from None
+
+
+def docker_url(ctx: Context) -> str:
+    """The engine to read: a fleet host's ssh:// endpoint, else target.docker_host."""
+    return ctx.member.docker_url if ctx.member is not None else ctx.profile.target.docker_host
+
+
+def runs_docker(ctx: Context) -> None:
+    """A fleet host whose role the profile marks without Docker has no engine to read: absent, with
+    that reason (skipped), never an error; a role marked with Docker that does not answer is an error."""
+    m = ctx.member
+    if m is not None and not m.docker:
+        raise NoSource(f"{m.name}: group {m.group} runs no Docker (target.fleet.groups.{m.group}.docker: false): "
+                       "its container facts cannot exist there")
 
 
 def _live_container(ins: dict[str, Any]) -> ContainerFacts:
@@ -286,6 +316,7 @@ class ContainersSource(FactSource):
     model = ContainersFacts
 
     def static(self, ctx: Context) -> ContainersFacts:
+        runs_docker(ctx)
         data = compose_config(ctx)
         named = set((data.get("volumes") or {}).keys())
         t = ctx.profile.target.compose
@@ -299,6 +330,7 @@ class ContainersSource(FactSource):
         )
 
     def live(self, ctx: Context) -> ContainersFacts:
+        runs_docker(ctx)
         client = docker_client(ctx)
         project = ctx.profile.target.compose.project_name
         flt = {"label": f"com.docker.compose.project={project}"}
@@ -322,10 +354,10 @@ class ContainersSource(FactSource):
                                  for cid, m in (ins.get("Containers") or {}).items())
                 networks[logical] = NetworkFacts(name=logical, internal=bool(ins.get("Internal")), members=members)
         except Exception as e:  # docker.errors.* and requests timeouts: one line
-            raise FactError(f"docker engine at {ctx.profile.target.docker_host}: {str(e).splitlines()[0][:200]}") from None
+            raise FactError(f"docker engine at {docker_url(ctx)}: {str(e).splitlines()[0][:200]}") from None
         finally:
             client.close()
-        return ContainersFacts(source=f"docker inspect ({ctx.profile.target.docker_host})",
+        return ContainersFacts(source=f"docker inspect ({docker_url(ctx)})",
                                project=project, containers=found, networks=networks, foreign=sorted(foreign))
 
 

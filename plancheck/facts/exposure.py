@@ -25,6 +25,7 @@ from typing import Union
 
 from pydantic import BaseModel
 
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, Unavailable, register
 from plancheck.scan import run_scanner
 
@@ -217,13 +218,13 @@ class ExposureSource(FactSource):
         published, targets = _published_live(ctx)
         vantages = list(ctx.profile.target.vantages)
         with ThreadPoolExecutor(max_workers=2 * len(vantages) + 1) as pool:
-            scans = {n: pool.submit(_vantage_scan, ctx, n) for n in vantages}
+            scans = {n: pool.submit(meter.bind(_vantage_scan), ctx, n) for n in vantages}
             try:
                 rules: list[str] | None = docker_user_rules()
                 rules_error = ""
             except FactError as e:
                 rules, rules_error = None, str(e)
-            holes = {n: pool.submit(_loophole_probe, ctx, n, rules or [], targets) for n in vantages}
+            holes = {n: pool.submit(meter.bind(_loophole_probe), ctx, n, rules or [], targets) for n in vantages}
             listeners: list[str] | Unavailable
             try:
                 from plancheck.facts.host import get_host

@@ -140,11 +140,17 @@ def get_host(ctx: Context) -> Any:
         import testinfra
     except ImportError:
         raise FactError("host: the testinfra package (pytest-testinfra) is not installed") from None
-    backend = ctx.profile.target.host_backend
+    backend = backend_of(ctx)
     try:
         return testinfra.get_host(backend)
     except Exception as e:  # unknown backend, bad URL
         raise FactError(f"host: cannot open testinfra backend {backend}: {str(e).splitlines()[0][:200]}") from None
+
+
+def backend_of(ctx: Context) -> str:
+    """The testinfra backend: the fleet host's (`ansible://NAME?ansible_inventory=...`) when the
+    source is read for one host of target.fleet, else target.host_backend."""
+    return ctx.member.testinfra if ctx.member is not None else ctx.profile.target.host_backend
 
 
 def _read(host: Any, path: str, backend: str) -> str:
@@ -152,6 +158,51 @@ def _read(host: Any, path: str, backend: str) -> str:
     if r.rc != 0:
         raise FactError(f"host {backend}: cannot read {path}: {(r.stderr or r.stdout).strip()[:200]}")
     return r.stdout
+
+
+class Batched:
+    """A testinfra host whose known commands were run in ONE remote shell (one ssh round trip instead of
+    one per command, for a fleet host): `run` answers them from that run, with the same rc, stdout and
+    stderr, and sends anything else to the host. Each command's output travels base64-encoded."""
+
+    _RUN = ("run() { e=$( { o=$( (eval \"$1\"); r=$?; echo x; exit $r); rc=$?; "
+            "printf '%s %s ' \"$(printf '%s' \"${o%x}\" | base64 | tr -d '\\n')\" \"$rc\" >&3; } 2>&1 ); "
+            "printf '%s\\n' \"$(printf '%s' \"$e\" | base64 | tr -d '\\n')\"; }")
+
+    def __init__(self, host: Any, commands: list[str]):
+        import base64
+        from types import SimpleNamespace
+
+        self.host, self.answers = host, {}
+        script = "\n".join(["exec 3>&1", self._RUN, *(f"run {shlex.quote(c)}" for c in commands)])
+        r = host.run(script)
+        lines = r.stdout.splitlines() if r.rc == 0 else []
+        if len(lines) != len(commands):
+            return  # a shell that did not run it as written: every command goes to the host one by one
+        dec = lambda t: base64.b64decode(t).decode("utf-8", "replace")  # noqa: E731
+        for cmd, line in zip(commands, lines):
+            out, rc, err = (line.split(" ") + ["", "", ""])[:3]
+            if rc.isdigit():
+                self.answers[cmd] = SimpleNamespace(rc=int(rc), stdout=dec(out), stderr=dec(err), command=cmd)
+
+    def run(self, command: str) -> Any:
+        found = self.answers.get(command)
+        return found if found is not None else self.host.run(command)
+
+
+def _commands(ctx: Context) -> list[str]:
+    """The commands HostSource reads with, known before the first answer (a `default-route`
+    interface's files follow from the route: read after it)."""
+    out = ["cat /proc/cpuinfo", "cat /proc/meminfo", "lsblk -J -b -d -o NAME,TRAN,SIZE,TYPE,MODEL", "hostname",
+           "systemd-detect-virt", "cat /sys/class/dmi/id/sys_vendor", "cat /sys/class/dmi/id/product_name"]
+    for nic in ctx.profile.hardware.network.interfaces:
+        if nic == DEFAULT_ROUTE:
+            out.append("ip route show default")
+            continue
+        base = f"/sys/class/net/{nic}"
+        out += [f"test -e {shlex.quote(base)}", f"cat {shlex.quote(base + '/speed')}",
+                f"cat {shlex.quote(base + '/operstate')}"]
+    return out
 
 
 @register
@@ -164,7 +215,16 @@ class HostSource(FactSource):
 
     def live(self, ctx: Context) -> HostFacts:
         host = get_host(ctx)
-        backend = ctx.profile.target.host_backend
+        backend = backend_of(ctx)
+        try:
+            if ctx.member is not None:  # a fleet host over ssh: one round trip for the known commands
+                host = Batched(host, _commands(ctx))
+            return self._live(ctx, host, backend)
+        except RuntimeError as e:  # testinfra's ssh backend: ssh itself failed (exit 255)
+            out = getattr(e.args[0], "stderr", "") if e.args else ""
+            raise FactError(f"host {backend}: ssh failed: {(out or str(e)).strip().splitlines()[-1][:200]}") from None
+
+    def _live(self, ctx: Context, host: Any, backend: str) -> HostFacts:
         cpu = parse_cpuinfo(_read(host, "/proc/cpuinfo", backend))
         mem = parse_meminfo(_read(host, "/proc/meminfo", backend))
         r = host.run("lsblk -J -b -d -o NAME,TRAN,SIZE,TYPE,MODEL")

@@ -11,6 +11,7 @@ from typing import Any, Optional
 import requests
 from requests.adapters import HTTPAdapter
 
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError
 from plancheck.facts.endpoints import endpoint, resolve_host, secret, tls_files
 
@@ -39,7 +40,7 @@ class Api:
         scheme = ep.scheme or "https"
         host = resolve_host(ctx, ep)
         self.base = f"{scheme}://{host}:{ep.port}"
-        self.session = requests.Session()
+        self.session = meter.count_session(requests.Session())  # round trips and bytes of this source
         if scheme == "https":
             ca, cert, key = tls_files(ctx)
             tls = ssl.create_default_context(cafile=ca)

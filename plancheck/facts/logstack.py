@@ -19,6 +19,7 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel
 
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 from plancheck.facts.elasticsearch import IlmPolicy, parse_policies
 
@@ -102,6 +103,13 @@ def parse_ilm_file(text: str, origin: str) -> IlmPolicy:
     return parse_policies({"policy": doc})["policy"]
 
 
+def _read(path: str) -> str:
+    """A desired-state file (counted as one file read by this source)."""
+    text = Path(path).read_text(encoding="utf-8")
+    meter.count(1, len(text.encode("utf-8")))
+    return text
+
+
 def _expand(ctx: Context, patterns: list[str]) -> tuple[list[str], list[str]]:
     found, missing = [], []
     for pattern in patterns:
@@ -139,14 +147,14 @@ class LogStackSource(FactSource):
         output: Union[dict[str, Any], Unavailable] = unknown(logs.filebeat.config)
         for f in files.get(logs.filebeat.config, [])[:1]:
             try:
-                inputs, output = parse_filebeat(Path(f).read_text(encoding="utf-8"), f)
+                inputs, output = parse_filebeat(_read(f), f)
             except (FactError, OSError) as e:
                 problems[logs.filebeat.config].append(str(e))
                 inputs = output = unknown(logs.filebeat.config)
         kibana: Union[dict[str, Any], Unavailable] = unknown(logs.kibana.config)
         for f in files.get(logs.kibana.config, [])[:1]:
             try:
-                kibana = parse_kibana(Path(f).read_text(encoding="utf-8"), f)
+                kibana = parse_kibana(_read(f), f)
             except (FactError, OSError) as e:
                 problems[logs.kibana.config].append(str(e))
                 kibana = unknown(logs.kibana.config)
@@ -155,7 +163,7 @@ class LogStackSource(FactSource):
             ilm = {}
             for f in files[logs.elasticsearch.ilm_files]:
                 try:
-                    ilm[Path(f).stem] = parse_ilm_file(Path(f).read_text(encoding="utf-8"), f)
+                    ilm[Path(f).stem] = parse_ilm_file(_read(f), f)
                 except (FactError, OSError) as e:
                     problems[logs.elasticsearch.ilm_files].append(str(e))
         rel = {k: [str(Path(f).relative_to(ctx.root)) if Path(f).is_relative_to(ctx.root) else f for f in v]

@@ -11,6 +11,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel
 
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 from plancheck.facts.endpoints import endpoint, resolve_host, secret, tls_files
 from plancheck.facts.mariadb_grants import AccountGrants, read_grants
@@ -124,6 +125,7 @@ class MariaDBSource(FactSource):
             raise FactError(f"cannot reach {where}: ({code}) {msg}") from None
         except Exception as e:
             raise FactError(f"cannot reach {where}: {type(e).__name__}: {e}".splitlines()[0]) from None
+        meter.count_pymysql(conn)  # the connect, then every query and the bytes read
         try:
             facts = self._read(conn, where)
             audit_status = {str(k).lower(): str(v) for k, v in _rows(conn, "SHOW GLOBAL STATUS LIKE 'server_audit%'")}

@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 from typing import Iterable, Optional
 
+from plancheck.facts import meter
 from plancheck.facts.known_directives import MARIADB_OPTIONS, REDIS_DIRECTIVES
 
 MYSQLD_GROUPS = ("mysqld", "server", "mariadb", "mariadbd", "mysqld-10.6", "mariadb-10.6",
@@ -70,8 +71,9 @@ def parse_mariadb_options(text: str, origin: str = "<text>", base_dir: Path | No
                 files = sorted(target.glob("*.cnf")) if directive == "!includedir" else [target]
                 for f in files:
                     if f.is_file():
-                        out.update(parse_mariadb_options(f.read_text(), str(f), f.parent, groups, _depth + 1,
-                                                         unknown))
+                        text = f.read_text()
+                        meter.count(1, len(text.encode("utf-8")))  # an included file, read by the current source
+                        out.update(parse_mariadb_options(text, str(f), f.parent, groups, _depth + 1, unknown))
             continue
         if line.startswith("["):
             if not line.endswith("]") or len(line) < 3:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Union
 
 from plancheck.facts.containers import read_container_file
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 from plancheck.facts.endpoints import endpoint, resolve_host, secret, tls_files
 from plancheck.facts.optionfile import ConfigSyntaxError, parse_redis_conf
@@ -122,6 +123,7 @@ class RedisSource(FactSource):
                                       socket_connect_timeout=ctx.timeout, retry=None,
                                       decode_responses=True)
         client = redis.Redis(username=user, password=secret(ctx, ep), **common)
+        meter.count_redis(client)  # each command: one round trip of this source
         try:
             info = client.info("server")
             persistence = {k: str(v) for k, v in client.info("persistence").items()}
@@ -163,6 +165,7 @@ class RedisSource(FactSource):
         # refusal the server itself gave counts as refused; a timeout or a library error is "unknown".
         unauth: bool | Unavailable
         anonymous = redis.Redis(**common)
+        meter.count_redis(anonymous)  # each command: one round trip of this source
         try:
             anonymous.ping()
             unauth = True
@@ -179,6 +182,7 @@ class RedisSource(FactSource):
         plaintext: bool | Unavailable
         plain = redis.Redis(host=host, port=ep.port, socket_timeout=ctx.timeout, socket_connect_timeout=ctx.timeout,
                             retry=None)
+        meter.count_redis(plain)
         try:
             plain.ping()
             plaintext = True

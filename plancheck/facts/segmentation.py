@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, register
 from plancheck.profile.models import Profile
 from plancheck.scan import run_scanner
@@ -37,6 +38,14 @@ def matrix(profile: Profile) -> list[tuple[str, str, int, Kind]]:
     if seg is None:
         return []
     out: list[tuple[str, str, int, Kind]] = []
+    sets: dict[str, set[str]] = {}  # selector -> its members, worked out once per matrix (not per pair)
+
+    def within(name: str, selector: str) -> bool:
+        found = sets.get(selector)
+        if found is None:
+            found = sets[selector] = members(profile, selector)
+        return name in found
+
     # a sidecar in another container's network namespace has that container's reachability: the
     # matrix probes it once, as that container
     for src in (n for n, c in profile.containers.items() if not c.shares_network_of):
@@ -48,8 +57,7 @@ def matrix(profile: Profile) -> list[tuple[str, str, int, Kind]]:
                 for flow in seg.allowed:
                     if flow.ports and port not in flow.ports:
                         continue
-                    if any(src in members(profile, s) for s in flow.sources) and \
-                            any(dst in members(profile, d) for d in flow.to):
+                    if any(within(src, s) for s in flow.sources) and any(within(dst, d) for d in flow.to):
                         if flow.required:
                             kind = "required"
                             break
@@ -136,7 +144,7 @@ class SegmentationSource(FactSource):
                     continue
                 targets = [f"{ip}:{port}" for dst, port in pairs if dst in ips for ip in ips[dst]]
                 if targets:
-                    jobs[src] = pool.submit(run_scanner, ["nsenter", "-t", str(pids[src]), "-n"],
+                    jobs[src] = pool.submit(meter.bind(run_scanner), ["nsenter", "-t", str(pids[src]), "-n"],
                                             ["--targets", ",".join(targets), "--timeout", str(seg.probe_timeout_s),
                                              "--concurrency", "1024"], 60)
             reach: dict[str, dict[str, bool]] = {}

@@ -2,7 +2,7 @@
 so checks only ever see bytes, days, Mbit/s and validated cron expressions."""
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -325,6 +325,16 @@ class Grafana(Strict):
     dashboards: list[str] = []  # dashboard titles that must exist
 
 
+class AlertDrill(Strict):
+    """The opt-in alert drill (--alert-drill, MON-011): a test alert posted to Alertmanager must reach
+    the receiver's sink, observed at a target endpoint that lists what it received."""
+    sink_endpoint: Optional[str] = None  # target.endpoints key of the receiver's sink; None: not observable
+    sink_path: str = "/alerts"
+    severity: str = "info"  # the test alert's severity label (routes by severity pick it up)
+    wait_s: int = Field(default=60, ge=5, le=900)  # group_wait of its route plus delivery
+    alert_lifetime_s: int = Field(default=300, ge=60, le=3600)  # endsAt: it resolves by itself
+
+
 class Monitoring(Strict):
     components: list[str]
     scrape_jobs: list[str]
@@ -337,6 +347,7 @@ class Monitoring(Strict):
     not_scraped: dict[str, str] = {}
     sample_max_age: Days = 5 / 1440  # a metric family's newest sample must be younger than this
     grafana: Grafana = Grafana()
+    alert_drill: AlertDrill = AlertDrill()
 
 
 class LogClass(Strict):
@@ -390,6 +401,84 @@ class Logs(Strict):
     kibana: Kibana = Kibana()
     # tool -> target.config_files key of its desired-state file(s) (LOG-010)
     tool_configs: dict[str, str] = {}
+
+
+# --- beyond the plan: the Docker host and daemon (CIS Docker Benchmark sections 1-3) ------------
+class DockerFileRule(Strict):
+    """Who may own a daemon file or socket and the most permissive mode it may have (CIS 3.x)."""
+    owner: str = "root"
+    group: Optional[str] = "root"  # None: only the owner is checked (registry certificates, CIS 3.7)
+    max_mode: str = "644"  # octal: no permission bit beyond these may be set
+
+
+# docker-bench-security 1.6 numbering: which daemon files CIS 3.x holds to which owner and mode
+_DOCKER_FILES: dict[str, dict[str, Any]] = {
+    "docker.service": {"max_mode": "644"},
+    "docker.socket": {"max_mode": "644"},
+    "/etc/docker": {"max_mode": "755"},
+    "certs.d": {"group": None, "max_mode": "444"},
+    "tlscacert": {"max_mode": "444"},
+    "tlscert": {"max_mode": "444"},
+    "tlskey": {"max_mode": "400"},
+    "docker.sock": {"group": "docker", "max_mode": "660"},
+    "daemon.json": {"max_mode": "644"},
+    "/etc/default/docker": {"max_mode": "644"},
+    "/etc/sysconfig/docker": {"max_mode": "644"},
+    "containerd.sock": {"max_mode": "660"},
+}
+
+# CIS 1.1.3-1.1.18 (docker-bench-security 1.6): the files and directories auditd must watch
+_DOCKER_AUDIT_WATCHES: dict[str, str] = {
+    "1.1.3": "/usr/bin/dockerd", "1.1.4": "/run/containerd", "1.1.5": "/var/lib/docker",
+    "1.1.6": "/etc/docker", "1.1.7": "docker.service", "1.1.8": "containerd.sock",
+    "1.1.9": "docker.socket", "1.1.10": "/etc/default/docker", "1.1.11": "/etc/docker/daemon.json",
+    "1.1.12": "/etc/containerd/config.toml", "1.1.13": "/etc/sysconfig/docker",
+    "1.1.14": "/usr/bin/containerd", "1.1.15": "/usr/bin/containerd-shim",
+    "1.1.16": "/usr/bin/containerd-shim-runc-v1", "1.1.17": "/usr/bin/containerd-shim-runc-v2",
+    "1.1.18": "/usr/bin/runc",
+}
+
+
+class DockerDaemon(Strict):
+    """The Docker host and daemon the platform runs on (DKR-0xx): what the daemon must be configured
+    to do, read from the running daemon (docker info, dockerd's command line, its daemon.json) and
+    the host (mounts, auditd rules, file modes); statically from the desired daemon.json."""
+    config: str = "docker-daemon"  # target.config_files key of the desired daemon.json
+    separate_partition: bool = True  # 1.1.1: the daemon's root dir on a file system of its own
+    trusted_users: list[str] = []  # 1.1.2: who may be in the docker group
+    # 1.1.3-1.1.18: CIS id -> the path (or systemd unit / socket name) auditd must watch
+    audit_watches: dict[str, str] = Field(default_factory=lambda: dict(_DOCKER_AUDIT_WATCHES))
+    icc: bool = False  # 2.2: inter-container traffic on the default bridge
+    log_level: str = "info"  # 2.3
+    iptables: bool = True  # 2.4
+    insecure_registries: list[str] = []  # 2.5: allowed (none)
+    forbidden_storage_drivers: list[str] = ["aufs"]  # 2.6
+    tcp_tlsverify: bool = True  # 2.7: a TCP socket, if any, verifies clients' certificates
+    default_ulimits: list[str] = ["nofile"]  # 2.8: ulimits the daemon must set for every container
+    userns_remap: bool = True  # 2.9
+    cgroup_parent: Optional[str] = None  # 2.10: None: Docker's default cgroup parent
+    authorization_plugin: bool = True  # 2.12
+    log_drivers: list[str] = ["json-file"]  # 2.13: allowed default log drivers (the shipper reads json-file)
+    no_new_privileges: bool = True  # 2.14
+    live_restore: bool = True  # 2.15
+    userland_proxy: bool = False  # 2.16
+    seccomp: bool = True  # 2.17: a daemon-wide seccomp profile (Docker's default or a custom one)
+    experimental: bool = False  # 2.18
+    files: dict[str, DockerFileRule] = Field(
+        default_factory=lambda: {k: DockerFileRule(**v) for k, v in _DOCKER_FILES.items()})  # 3.x
+    # setting (a key above) -> why this target cannot meet it: the check still observes the value
+    # and, where it deviates, is skipped with this reason and what it found (never passed); null
+    # withdraws an acceptance of the profile this one extends
+    accepted: dict[str, Optional[str]] = {}
+
+    @field_validator("accepted")
+    @classmethod
+    def _known_settings(cls, v: dict[str, Optional[str]]) -> dict[str, Optional[str]]:
+        known = (set(cls.model_fields) - {"config", "accepted"}) | {"base_device_size"}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}: accepted deviations name one of {sorted(known)}")
+        return v
 
 
 # --- target: where the platform is ---------------------------------------------------------------
@@ -450,6 +539,33 @@ class LiveFile(Strict):
     path: str
 
 
+class FleetGroup(Strict):
+    """One role of the fleet: an inventory group whose hosts are audited host by host."""
+    # the hosts of this role run the platform's Docker engine, reached over SSH (DOCKER_HOST=ssh://):
+    # false marks the per-host Docker sources absent (skipped with that reason); true and no answer is an error
+    docker: bool = True
+    docker_user: Optional[str] = None  # user of the ssh:// Docker endpoint (default: the inventory's ansible_user)
+
+
+class Fleet(Strict):
+    """The hosts to audit, from an Ansible inventory (hosts, addresses, users, keys as Ansible reads
+    them); host-level controls run once per host of the named groups, through testinfra."""
+    inventory: str  # path, relative to the project root unless absolute
+    groups: dict[str, FleetGroup]  # inventory group -> its role's settings; a list of names is also accepted
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _names(cls, v: object) -> object:
+        return {str(g): {} for g in v} if isinstance(v, list) else v
+
+    @field_validator("groups")
+    @classmethod
+    def _some(cls, v: dict[str, FleetGroup]) -> dict[str, FleetGroup]:
+        if not v:
+            raise ValueError("name at least one inventory group")
+        return v
+
+
 class Target(Strict):
     docker_host: str = "unix:///var/run/docker.sock"
     compose: ComposeTarget
@@ -468,6 +584,7 @@ class Target(Strict):
     addresses: dict[str, str] = {}
     vantages: dict[str, Vantage] = {}  # outside vantage points for the port scans (PORT-0xx)
     scan_timeout_s: float = Field(default=0.5, gt=0, le=10)  # per-port connect timeout of the scans
+    fleet: Optional[Fleet] = None  # audit several hosts from an Ansible inventory (host-level controls)
 
 
 class Profile(Strict):
@@ -485,6 +602,7 @@ class Profile(Strict):
     security: Security
     monitoring: Monitoring
     logs: Logs
+    docker_daemon: DockerDaemon = DockerDaemon()  # beyond the plan: CIS Docker 1-3
     gpu_required: bool = True  # prod: a host without its GPUs fails; a lab/baseline profile skips
     report_language: Optional[Literal["ko", "en"]] = None  # labels of report.html; --lang overrides
     # key paths (dotted, `*` for any one key) whose values are not in the plan's words (hardening,

@@ -291,6 +291,41 @@ def _severity_table(checks: list[dict[str, Any]], L: dict[str, str]) -> str:
             f'<tr><th>{_e(L["severity"])}</th>{head}<th class="n">{_e(L["observed_of"])}</th></tr>{rows}</table>')
 
 
+def _hosts(doc: dict[str, Any], L: dict[str, str]) -> str:
+    """A fleet's hosts: per host its role and the outcomes of its host-level checks (results.json "hosts")."""
+    hosts = doc.get("hosts") or {}
+    if not hosts:
+        return ""
+    head = "".join(f'<th class="n">{_e(L.get(o, o))}</th>' for o in SHOWN)
+    rows = "".join(
+        f'<tr><td>{_e(name)}</td><td>{_e(h.get("group"))}</td><td>{_e(h.get("address"))}</td>'
+        + "".join(f'<td class="n {o}">{h.get(o, 0) or ""}</td>' for o in SHOWN)
+        + f'<td class="n">{int(h.get("total", 0))}</td></tr>'
+        for name, h in hosts.items())
+    return (f'<h2 id="hosts">{_e(L.get("hosts", "Hosts"))}</h2><table class="sev hosts">'
+            f'<tr><th>{_e(L.get("host", "host"))}</th><th>{_e(L.get("group", "group"))}</th>'
+            f'<th>{_e(L.get("address", "address"))}</th>{head}<th class="n">{_e(L.get("total", "total"))}</th></tr>'
+            f'{rows}</table>')
+
+
+def _audit_accounts(doc: dict[str, Any], L: dict[str, str]) -> str:
+    """The audit's own MariaDB and Redis accounts and what they could change (results.json "audit_accounts")."""
+    accounts = doc.get("audit_accounts") or []
+    if not accounts:
+        return ""
+    rows = []
+    for a in accounts:
+        ro = a.get("read_only")
+        cls, word = ("passed", L["yes"]) if ro is True else ("failed", L["no"]) if ro is False else ("skipped", L["unknown"])
+        rows.append(f'<tr><td>{_e(a.get("store"))}</td><td><code>{_e(a.get("account"))}</code></td>'
+                    f'<td class="{cls}">{_e(word)}</td><td>{_e(", ".join(a.get("changes") or []))}</td>'
+                    f'<td>{_e(", ".join(a.get("grants") or []) or a.get("note", ""))}</td></tr>')
+    return (f'<h2 id="audit-accounts">{_e(L["audit_accounts"])}</h2><p class="meta">{_e(L["audit_accounts_caption"])}</p>'
+            f'<table class="accounts"><tr><th>{_e(L["store"])}</th><th>{_e(L["account"])}</th>'
+            f'<th>{_e(L["read_only"])}</th><th>{_e(L["could_change"])}</th><th>{_e(L["grants"])}</th></tr>'
+            f'{"".join(rows)}</table>')
+
+
 def _sources(doc: dict[str, Any], L: dict[str, str]) -> str:
     """Per fact source: outcome, wall time and a bar on the run's timeline (results.json "sources")."""
     sources = doc.get("sources") or {}
@@ -304,12 +339,25 @@ def _sources(doc: dict[str, Any], L: dict[str, str]) -> str:
         o = {"ok": "passed", "error": "error", "nosource": "skipped"}.get(r.get("outcome", ""), "")
         rows.append(f'<tr><td>{_e(name)}</td><td class="{o}" title="{_e(r.get("message", ""))}">{_e(r.get("outcome"))}</td>'
                     f'<td class="n">{float(r.get("wall_s", 0) or 0):.3f}</td>'
+                    f'<td class="n">{int(r.get("round_trips", 0) or 0)}</td><td class="n">{_bytes(r.get("bytes"))}</td>'
                     f'<td><div class="bar"><span class="{o}" style="margin-left:{left:.1f}%;width:{width:.1f}%">'
                     f'</span></div><span class="muted">{start:.2f} – {end:.2f}</span></td></tr>')
     return (f'<h2 id="sources">{_e(L["sources"])}</h2><p class="meta">{_e(L["sources_caption"])}</p>'
             f'<table class="sources"><colgroup><col class="s"><col class="o"><col class="w"></colgroup>'
             f'<tr><th>{_e(L["source"])}</th><th>{_e(L["outcome"])}</th><th class="n">s</th>'
+            f'<th class="n" title="{_e(L.get("round_trips_help", ""))}">{_e(L.get("round_trips", "round trips"))}</th>'
+            f'<th class="n">{_e(L.get("bytes", "bytes"))}</th>'
             f'<th>{_e(L["timeline"])}</th></tr>{"".join(rows)}</table>')
+
+
+def _bytes(n: Any) -> str:
+    """A byte count as the source timeline shows it (1.2 KB, 3.4 MB); 0 where not counted."""
+    v = float(n or 0)
+    for unit in ("B", "KB", "MB"):
+        if v < 1024 or unit == "MB":
+            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
+        v /= 1024
+    return f"{v:.1f} MB"
 
 
 def _item_row(c: dict[str, Any], lang: str, L: dict[str, str]) -> str:
@@ -435,6 +483,8 @@ def render_html(doc: dict[str, Any], history: Optional[list[dict[str, Any]]] = N
 {_basis_table(checks, lang, L)}
 {_severity_table(checks, L)}
 {_trend(doc, history or [], L)}
+{_hosts(doc, L)}
+{_audit_accounts(doc, L)}
 {_sources(doc, L)}
 <h2 id="controls">{_e(L['controls'])} ({n_controls})</h2>
 {_filters(checks, lang, L, n_controls)}

@@ -39,7 +39,13 @@ LABELS: dict[str, dict[str, str]] = {
         "beyond_note": "Controls the plan does not state (CIS Docker Benchmark, dev-sec baselines).",
         "sev_critical": "critical", "sev_high": "high", "sev_medium": "medium", "sev_low": "low",
         "sources": "Fact sources", "source": "source", "timeline": "timeline (s from start)",
+        "round_trips": "round trips", "bytes": "bytes",
+        "round_trips_help": "live: requests, queries, handshakes or connects to the target; static: files read",
         "sources_caption": "gathered concurrently before the first check; the run costs its slowest source",
+        "audit_accounts": "Audit accounts (what this audit could change)",
+        "audit_accounts_caption": "the accounts this audit connects as, with their grants as observed in this run",
+        "store": "store", "account": "account", "grants": "grants", "read_only": "read-only",
+        "could_change": "could change", "yes": "yes", "no": "no", "unknown": "unknown",
         "by_basis": "Checked at which value",
         "basis_caption": "observed checks by whose expected value they compared: the plan's own, an override of "
                          "the profile (profiles/baseline.yaml says why), or a value beyond the plan's words; "
@@ -71,7 +77,13 @@ LABELS: dict[str, dict[str, str]] = {
         "beyond_note": "계획서에 없는 통제 (CIS Docker Benchmark, dev-sec 기준).",
         "sev_critical": "치명", "sev_high": "높음", "sev_medium": "보통", "sev_low": "낮음",
         "sources": "사실 수집 원천", "source": "원천", "timeline": "시간축 (시작 후 초)",
+        "round_trips": "왕복 횟수", "bytes": "바이트",
+        "round_trips_help": "라이브: 대상에 보낸 요청·쿼리·핸드셰이크·연결 수, 정적: 읽은 파일 수",
         "sources_caption": "첫 점검 전에 동시에 수집하며, 실행 시간은 가장 느린 원천이 정합니다",
+        "audit_accounts": "감사 계정 (이 감사가 바꿀 수 있는 것)",
+        "audit_accounts_caption": "이 감사가 접속하는 계정과, 이번 실행에서 관측한 그 권한",
+        "store": "저장소", "account": "계정", "grants": "권한", "read_only": "읽기 전용",
+        "could_change": "바꿀 수 있는 권한", "yes": "예", "no": "아니오", "unknown": "알 수 없음",
         "by_basis": "어떤 기준값으로 점검했는가",
         "basis_caption": "관측된 점검을 기대값의 출처별로 셉니다: 계획서 값, 프로파일의 재정의(이유는 profiles/baseline.yaml), "
                          "계획서 문구에 없는 추가 값. 건너뛴 점검은 이유별로 셉니다 (오류는 세지 않음).",

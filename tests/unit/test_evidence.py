@@ -14,7 +14,7 @@ import pytest
 
 from plancheck.controls import CATALOG
 from plancheck.facts.base import SOURCES
-from tests.audit import ROOT, load_good_facts, run_audit
+from tests.audit import ROOT, ReferenceRun, load_good_facts, run_audit
 
 GOOD = load_good_facts()
 PROFILE_ONLY = ("PLAN-",)  # the plan checked against itself needs no observation
@@ -26,7 +26,7 @@ SOURCE_FIXTURES = {
     "host": "host_facts", "gpu": "gpu_facts", "tls": "tls_facts", "mtls": "mtls_facts", "exposure": "exposure",
     "segmentation": "segmentation", "backup": "backup_facts", "logs": "logs_facts",
     "monitoring": "monitoring_facts", "elasticsearch": "elasticsearch_facts", "grafana": "grafana_facts",
-    "logstack": "logstack_facts", "access": "access_facts",
+    "logstack": "logstack_facts", "access": "access_facts", "docker_daemon": "docker_daemon",
 }
 
 
@@ -52,16 +52,19 @@ def fixture_closure(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[s
 
 
 def test_every_fact_source_has_its_fixture() -> None:
-    assert set(SOURCE_FIXTURES) | {"restore_drill"} == set(SOURCES)
+    assert set(SOURCE_FIXTURES) | {"restore_drill", "alert_drill"} == set(SOURCES)  # drills: opt-in, live only
 
 
 @pytest.mark.parametrize("source", sorted(SOURCE_FIXTURES))
 def test_removing_a_source_leaves_no_dependent_check_passed(tmp_path: Path, source: str,
                                                            fixture_closure: dict[str, set[str]]) -> None:
     facts = {k: v for k, v in GOOD.items() if k != source}
-    res = run_audit(tmp_path, "baseline", facts=facts, args=["--max-skipped=100%"], allow_all_errors=True)
     dependent = {n for n, fx in fixture_closure.items() if SOURCE_FIXTURES[source] in fx}
     assert dependent, f"no check depends on {source}"
+    # the assertions are about the dependents alone: only they run
+    res = run_audit(tmp_path, "baseline", facts=facts, args=["--max-skipped=100%"], allow_all_errors=True,
+                    only=dependent)
+    assert {c["nodeid"] for c in res.checks} == dependent
     passed = [c["nodeid"] for c in res.checks if c["outcome"] == "passed" and c["nodeid"] in dependent]
     assert passed == [], f"passed without {source}: {passed[:5]}"
     assert all(c["message"] for c in res.checks if c["nodeid"] in dependent and c["outcome"] == "error")
@@ -158,8 +161,8 @@ def test_one(check: Check) -> None:
     assert int(code) != 0
 
 
-def test_a_passing_record_carries_no_failure_words(tmp_path: Path) -> None:
-    res = run_audit(tmp_path, "baseline", facts=GOOD)
+def test_a_passing_record_carries_no_failure_words(good_baseline: ReferenceRun) -> None:
+    res = good_baseline.result  # the whole audit of profile baseline over GOOD
     words = re.compile(r"(?<![\w-])(stopped|no answer|absent|not loaded|missing)\b")
     def values(text: str) -> list[str]:  # each recorded value is "what: value"
         return [part.rsplit(": ", 1)[-1] for part in text.split("; ")]

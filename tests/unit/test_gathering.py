@@ -112,7 +112,7 @@ def test_every_fixture_reading_the_store_declares_its_source() -> None:
     found = 0
     for path in (ROOT / "fixtures").glob("*.py"):
         for name, src in re.findall(r'def (\w+)\(fact_store[^)]*\)[^\n]*\n(?:[^\n]*\n){0,4}?[^\n]*'
-                                    r'(?:gather\(fact_store, |fact_store\.get\()"(\w+)"', path.read_text()):
+                                    r'(?:gather\(fact_store, (?:scoped\()?|fact_store\.get\()"(\w+)"', path.read_text()):
             assert gathering.FIXTURE_SOURCES.get(name) == src, f"{path.name}: {name} reads {src}"
             found += 1
     assert found == len(gathering.FIXTURE_SOURCES)

@@ -45,6 +45,9 @@ KEY = os.path.join(TLS_DIR, "tls.key")
 CA = os.path.join(TLS_DIR, "ca.crt")
 WEBSOCKET = os.environ.get("PLANCHECK_WEBSOCKET", "0") == "1"
 LOG_COLLECTOR = os.environ.get("PLANCHECK_LOG_COLLECTOR", "")
+# alert sink mode: Alertmanager's webhook receiver (POST /alerts); GET /alerts lists what arrived
+ALERT_SINK = os.environ.get("PLANCHECK_ALERT_SINK", "0") == "1"
+ALERTS_KEPT = 200
 STARTED = time.time()
 
 REGISTRY = CollectorRegistry()
@@ -246,6 +249,33 @@ async def echo(request: web.Request) -> web.Response:
         "note": "plancheck stand-in, not the real application"})
 
 
+RECEIVED: "list[dict]" = []
+
+
+async def alert_received(request: web.Request) -> web.Response:
+    """One webhook notification from Alertmanager (its JSON body, version 4): kept in memory, newest
+    last, and logged, so that a test alert can be seen delivered end to end."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "not JSON"}, status=400)
+    if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
+        return web.json_response({"error": "not an Alertmanager webhook body"}, status=400)
+    entry = {"received_at": time.time(), "client_cn": peer_cn(request), "receiver": body.get("receiver"),
+             "status": body.get("status"),
+             "alerts": [{"status": a.get("status"), "labels": a.get("labels", {})}
+                        for a in body["alerts"] if isinstance(a, dict)]}
+    RECEIVED.append(entry)
+    del RECEIVED[:-ALERTS_KEPT]
+    log.info("alert notification from %s: %s", entry["client_cn"],
+             ", ".join(f"{a['labels'].get('alertname', '?')}={a['status']}" for a in entry["alerts"]))
+    return web.json_response({"received": len(entry["alerts"])})
+
+
+async def alerts_list(request: web.Request) -> web.Response:
+    return web.json_response({"service": SERVICE, "notifications": RECEIVED})
+
+
 def ssl_context() -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -265,6 +295,9 @@ def make_app() -> web.Application:
     app.router.add_post("/login", login)
     app.router.add_post("/auth/login", login)   # as routed by the gateway
     app.router.add_get("/api/openapi.json", openapi)
+    if ALERT_SINK:
+        app.router.add_post("/alerts", alert_received)
+        app.router.add_get("/alerts", alerts_list)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 

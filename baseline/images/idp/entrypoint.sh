@@ -1,7 +1,7 @@
 #!/bin/bash
 # Entrypoint of the identity provider (LemonLDAP::NG 2.16), as uid 10008 on a read-only root:
 #  1. render the configuration: the mounted lmConf (no secret in it), with the short session limits
-#     of a test deployment when LLNG_TIMEOUT / LLNG_TIMEOUT_ACTIVITY are set, into the conf volume
+#     of a test deployment when LLNG_TIMEOUT / LLNG_TIMEOUT_ACTIVITY (/ _INTERVAL) are set, into the conf volume
 #     (where the audit reads the running values); the mounted ini plus the cipher key (secret) into
 #     /run/llng (tmpfs: the key never lands on disk);
 #  2. seed each test identity's TOTP device into its persistent session: LemonLDAP::NG keeps second
@@ -29,7 +29,8 @@ perl -MJSON -e '
     local $/;
     open(my $in, "<", $src) or die "$src: $!\n";
     my $conf = JSON->new->decode(<$in>);
-    for (["timeout", "LLNG_TIMEOUT"], ["timeoutActivity", "LLNG_TIMEOUT_ACTIVITY"]) {
+    for (["timeout", "LLNG_TIMEOUT"], ["timeoutActivity", "LLNG_TIMEOUT_ACTIVITY"],
+         ["timeoutActivityInterval", "LLNG_TIMEOUT_ACTIVITY_INTERVAL"]) {
         my ($key, $env) = @$_;
         next unless defined $ENV{$env} and length $ENV{$env};
         die "$env must be a number of seconds\n" unless $ENV{$env} =~ /^\d+$/;
