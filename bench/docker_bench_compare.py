@@ -156,7 +156,10 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args()
     if not args.bench:
-        ap.error("give --bench PATH or DOCKER_BENCH_DIR")
+        # make bench runs every script: without a docker-bench-security checkout there is no peer
+        print("docker_bench_compare: skipped: give --bench PATH or DOCKER_BENCH_DIR (a docker-bench-security "
+              "checkout, fetched, never vendored)")
+        return 0
     out = Path(args.out or tempfile.mkdtemp(prefix="dkr-compare-")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     bench = bench_results(run_bench(Path(args.bench).resolve(), out, args.timeout))

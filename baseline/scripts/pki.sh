@@ -43,6 +43,7 @@ declare -A SERVICES=(
     [redis-exporter]=$UID_NGINX   # served by redis-exporter-tls (nginx) in front of the exporter
     [log-collector]=$UID_LOGS
     [alert-sink]=$UID_APP         # Alertmanager's webhook receiver (the stand-in app)
+    [dcgm-exporter]=$UID_PROMETHEUS  # GPU host only (compose.gpu.yaml)
     [idp]=$UID_IDP                # identity provider (LemonLDAP::NG)
     # defined under the [registry] profile only (never started here)
     [elasticsearch]=1000 [grafana]=472

@@ -141,6 +141,9 @@ class Container(Strict):
     zone: str
     memory: Size
     gpus: list[int] = []
+    # a GPU metrics agent (DCGM exporter): sees every GPU to report on them and runs no GPU work, so
+    # GPU-012 (no GPU outside the plan) does not apply to it; GPU-013 still watches its processes
+    gpu_monitor: bool = False
     networks: Optional[list[str]] = None  # default: the zone's networks
     ports: list[Port] = []
     read_only: bool = True

@@ -3,7 +3,7 @@ a failing control written with --prom-textfile into node-exporter's textfile dir
 the baseline's Prometheus, whose `ComplianceCheckFailingHigh` rule picks it up; after the fix and a
 new audit the series goes back to 0. The rule waits `for: 5m` before it fires (and Alertmanager
 then delivers it like any alert: MON-011's drill proves that path), so this test stops at the rule
-being active for exactly that control; bench/compliance_alert_demo.sh waits the five minutes."""
+being active for exactly that control; bench/compliance_alert_demo.py waits the five minutes."""
 from __future__ import annotations
 
 import time
