@@ -69,7 +69,7 @@ live: baseline-up
 
 # Everything CI runs: unit tests, the static audit, the live audit, break-and-detect tests.
 test: venv baseline-up
-	$(PYTEST) tests/unit -q -n 2
+	$(PYTEST) tests/unit -q -n 2 --dist worksteal
 	$(PYTEST) --profile=prod --static --waivers=$(WAIVERS) -q
 	$(PYTEST) --profile=baseline -q --prom-textfile=baseline/.textfile/plancheck.prom --alert-drill
 	PLANCHECK_LIVE_TESTS=1 $(PYTEST) tests/live -q -p no:randomly
