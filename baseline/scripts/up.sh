@@ -112,15 +112,24 @@ done
 step "all ${#ids[@]} containers healthy"
 echo "$now_material" >"$stamp"
 
-# Smoke test from the external vantage point: TLS 1.3 through the gateway to
-# each application service (this also leaves their request logs in the
-# log-collector's realtime class).
+# Smoke test from the external vantage point: a user logs in at the identity provider's portal and
+# reaches each application service through the gateway over TLS 1.3 (this also leaves their request
+# logs in the log-collector's realtime class). The password goes to curl on stdin, never argv.
 ca="$PKI_DIR/ca/ca.crt"
-for path in /api/smoke /chat/smoke /auth/smoke; do
-    ip netns exec pc-ext curl -fsS --tlsv1.3 --cacert "$ca" --max-time 10 -o /dev/null \
-        "https://203.0.113.1$path" || die "smoke test failed: https://203.0.113.1$path from pc-ext"
+jar=$(mktemp); trap 'rm -f "$jar"' EXIT
+ext_curl() { ip netns exec pc-ext curl -fsS --tlsv1.3 --cacert "$ca" --max-time 10 -c "$jar" -b "$jar" "$@"; }
+token=$(ext_curl -H "Accept: text/html" https://203.0.113.1/ | sed -n 's/.*name="token" value="\([^"]*\)".*/\1/p' | head -n 1)
+[[ -n $token ]] || die "smoke test failed: no login form at https://203.0.113.1/ from pc-ext"
+tr -d '\n' <"$SECRETS_DIR/plancheck/idp/pc-user.password" | ext_curl -o /dev/null -H "Accept: text/html" \
+    --data-urlencode user=pc-user --data-urlencode password@- --data-urlencode "token=$token" https://203.0.113.1/ \
+    || die "smoke test failed: login of pc-user at https://203.0.113.1/"
+for path in /api/v1/models /chat/rooms /auth/whoami; do
+    code=$(ext_curl -o /dev/null -w '%{http_code}' "https://203.0.113.1$path") \
+        || die "smoke test failed: https://203.0.113.1$path from pc-ext"
+    [[ $code == 200 ]] || die "smoke test failed: https://203.0.113.1$path answered $code after login (expected 200)"
 done
-step "smoke test from pc-ext: gateway -> api/chat/auth over TLS 1.3 OK"
+ext_curl -o /dev/null "https://203.0.113.1/?logout=1" || true
+step "smoke test from pc-ext: login at the portal, gateway -> api/chat/auth over TLS 1.3 OK"
 smoke_at=$(date +%s)
 
 # A backup to audit: a fresh deployment takes one (a full: `auto` starts a chain when there is
