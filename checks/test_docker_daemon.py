@@ -104,6 +104,15 @@ def seen(check: Check, docker_daemon: DockerDaemonFacts) -> DockerDaemonFacts:
     return docker_daemon
 
 
+def judge_flag(check: Check, docker_daemon: DockerDaemonFacts, profile: Profile, key: str, setting: str,
+               default: bool) -> None:
+    """A true/false daemon setting against profile.docker_daemon.<key> (Docker's default when unset)."""
+    seen(check, docker_daemon)
+    want = getattr(profile.docker_daemon, key)
+    on, said = _bool(docker_daemon, setting, default)
+    judge(check, profile, key, on == want, what=setting, expected=str(want).lower(), found=said)
+
+
 def _bool(docker_daemon: DockerDaemonFacts, name: str, default: bool) -> tuple[bool, str]:
     value, where = docker_daemon.setting(name)
     if value is None:
@@ -118,10 +127,7 @@ def _bool(docker_daemon: DockerDaemonFacts, name: str, default: bool) -> tuple[b
          remediation="Set \"icc\": false in daemon.json and restart dockerd.",
          tags=_cis("2.2", "2.1"), reads=("docker_daemon.icc", "docker_daemon.accepted.icc"))
 def test_icc(check: Check, docker_daemon: DockerDaemonFacts, profile: Profile) -> None:
-    seen(check, docker_daemon)
-    want = profile.docker_daemon.icc
-    icc, said = _bool(docker_daemon, "icc", True)
-    judge(check, profile, "icc", icc == want, what="icc", expected=str(want).lower(), found=said)
+    judge_flag(check, docker_daemon, profile, "icc", "icc", default=True)
 
 
 @control("DKR-005", title="Daemon log level is info", severity="low", section=DAEMON,
@@ -146,10 +152,7 @@ def test_log_level(check: Check, docker_daemon: DockerDaemonFacts, profile: Prof
          remediation="Remove \"iptables\": false / --iptables=false.",
          tags=_cis("2.4", "2.3"), reads=("docker_daemon.iptables", "docker_daemon.accepted.iptables"))
 def test_iptables(check: Check, docker_daemon: DockerDaemonFacts, profile: Profile) -> None:
-    seen(check, docker_daemon)
-    want = profile.docker_daemon.iptables
-    on, said = _bool(docker_daemon, "iptables", True)
-    judge(check, profile, "iptables", on == want, what="iptables", expected=str(want).lower(), found=said)
+    judge_flag(check, docker_daemon, profile, "iptables", "iptables", default=True)
 
 
 @control("DKR-007", title="No insecure registries", severity="high", section=DAEMON,
@@ -321,11 +324,7 @@ def test_log_driver(check: Check, docker_daemon: DockerDaemonFacts, profile: Pro
          remediation="Set \"no-new-privileges\": true in daemon.json.",
          tags=_cis("2.14"), reads=("docker_daemon.no_new_privileges", "docker_daemon.accepted.no_new_privileges"))
 def test_no_new_privileges(check: Check, docker_daemon: DockerDaemonFacts, profile: Profile) -> None:
-    seen(check, docker_daemon)
-    want = profile.docker_daemon.no_new_privileges
-    on, said = _bool(docker_daemon, "no-new-privileges", False)
-    judge(check, profile, "no_new_privileges", on == want, what="no-new-privileges", expected=str(want).lower(),
-          found=said)
+    judge_flag(check, docker_daemon, profile, "no_new_privileges", "no-new-privileges", default=False)
 
 
 @control("DKR-017", title="Live restore is on", severity="medium", section=DAEMON,

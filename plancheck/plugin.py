@@ -122,10 +122,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(e)) from None
     config.pluginmanager.register(_Recorder(state), f"plancheck-recorder-{id(state)}")
     ctx = Context(profile=state.profile, root=root, mode=state.mode)  # type: ignore[arg-type]
-    if restore_drill_wanted(config):
-        ctx.env["PLANCHECK_RESTORE_DRILL"] = "1"  # the drill source runs only when asked for
-    if drill_wanted(config, "alert_drill"):
-        ctx.env["PLANCHECK_ALERT_DRILL"] = "1"
+    for marker, env in DRILLS.items():  # a drill's source runs only when asked for
+        if drill_wanted(config, marker):
+            ctx.env[env] = "1"
     facts_file = config.getoption("plancheck_facts")
     try:
         state.store = FactStore.from_recording(ctx, Path(facts_file)) if facts_file else FactStore(ctx)
@@ -154,6 +153,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(argname, [v for _, v in items], ids=[i for i, _ in items])
 
 
+# controls that act on the platform (marker -> the variable that lets their source run): opt-in
+DRILLS = {"restore_drill": "PLANCHECK_RESTORE_DRILL", "alert_drill": "PLANCHECK_ALERT_DRILL"}
+
+
 def drill_wanted(config: pytest.Config, marker: str) -> bool:
     """A drill (a control that acts on the platform) runs only when asked for: its option or -m."""
     expr = config.getoption("markexpr", "") or ""
@@ -161,12 +164,8 @@ def drill_wanted(config: pytest.Config, marker: str) -> bool:
         marker in expr and f"not {marker}" not in expr)
 
 
-def restore_drill_wanted(config: pytest.Config) -> bool:
-    return drill_wanted(config, "restore_drill")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for marker in ("restore_drill", "alert_drill"):  # drills are opt-in: deselected unless asked for
+    for marker in DRILLS:  # drills are opt-in: deselected unless asked for
         if drill_wanted(config, marker):
             continue
         drill = [i for i in items if i.get_closest_marker(marker) and i.get_closest_marker("control")]

@@ -92,17 +92,19 @@ class AlertDrillSource(FactSource):
                 doc = sink.get(spec.sink_path)
                 count = len(doc.get("notifications") or []) if isinstance(doc, dict) else 0
                 seen = find_delivery(doc, drill_id)
+                seen_at = time.time()
                 if seen is not None or time.monotonic() >= deadline:
                     break
                 time.sleep(1.0)
         finally:
             am.close()
             sink.close()
+        # the sink's own receipt time; a sink that gives none: when this audit saw it there (an upper bound)
         received = seen.get("received_at") if seen else None
+        arrived = float(received) if isinstance(received, (int, float)) else seen_at
         return AlertDrillFacts(
             source=f"{am.base}/api/v2/alerts -> {sink.base}{spec.sink_path}", drill_id=drill_id, sent_at=sent,
-            delivered_after_s=(float(received) - sent) if isinstance(received, (int, float)) else
-            (0.0 if seen is not None else None),
+            delivered_after_s=(arrived - sent) if seen is not None else None,
             receiver=str(seen.get("receiver") or "") if seen else "", sink=f"{sink.base}{spec.sink_path}",
             waited_s=round(time.time() - sent, 2), notifications_seen=count)
 
