@@ -79,8 +79,15 @@ fi
 
 sock=$run/llng-fastcgi.sock
 rm -f "$sock"
-/usr/sbin/llng-fastcgi-server --foreground --socket "$sock" --pid "$run/llng-fastcgi.pid" \
-    --proc "${LLNG_PROCESSES:-4}" &
+# its log (stderr) goes through the shipper when a collector is configured: authentication events
+# to the collector's audit class (5.2 보안 감사 로그), every line still to docker logs
+if [[ -n ${PLANCHECK_LOG_COLLECTOR:-} ]]; then
+    /usr/sbin/llng-fastcgi-server --foreground --socket "$sock" --pid "$run/llng-fastcgi.pid" \
+        --proc "${LLNG_PROCESSES:-4}" 2> >(exec /usr/local/bin/idp-logship "$PLANCHECK_LOG_COLLECTOR") &
+else
+    /usr/sbin/llng-fastcgi-server --foreground --socket "$sock" --pid "$run/llng-fastcgi.pid" \
+        --proc "${LLNG_PROCESSES:-4}" &
+fi
 fcgi=$!
 for _ in $(seq 1 100); do
     [[ -S $sock ]] && break
