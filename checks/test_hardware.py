@@ -141,7 +141,11 @@ def test_nic_speed(check: Check, host_facts: HostFacts, profile: Profile, nic: O
          reads=("hardware.bare_metal",))
 def test_bare_metal(check: Check, host_facts: HostFacts, profile: Profile) -> None:
     if not profile.hardware.bare_metal:
-        check.not_applicable("the profile does not require bare metal (hardware.bare_metal: false)")
+        # still say what this host is, so the report shows the observation behind the waiver of the rule
+        seen = host_facts.virtualization
+        what = ("; ".join(seen) or "no sign of virtualization") if isinstance(seen, list) else "not observed"
+        check.not_applicable(f"the profile does not require bare metal (hardware.bare_metal: false); "
+                             f"this host: {what}")
     found = check.fact(host_facts.virtualization)
     check.none_of(found, what=f"signs of virtualization ({'; '.join(host_facts.virt_probes)})",
                   expected_text="none (bare metal)", among=len(host_facts.virt_probes), noun="probes")
