@@ -205,7 +205,9 @@ class LiveProbe:
                 mfa.valid_code = mfa.wrong_code = mfa.expired_code = mfa.replayed_code = why
                 return first.cookie  # type: ignore[return-value]
             self._after_used_step(ident.user, codes)
-            codes.wait_for_fresh_step(min(12.0, t.interval_s / 2), self.sleep)
+            # the valid code and its replay (a second apart) must both fall in the provider's window:
+            # with a skew of a step or more either step of a boundary will do; with none, the same step
+            codes.wait_for_fresh_step(min(12.0, t.interval_s / 2) if t.max_skew_steps < 1 else 1.0, self.sleep)
             mfa.wrong_code = self._code_try(ident, password, codes.wrong(), "a wrong code", first)
             mfa.expired_code = self._code_try(ident, password, codes.expired(),
                                               f"a code {t.max_skew_steps + 2} steps old", None)
