@@ -150,8 +150,12 @@ def reference_run(tmp_path: Path, profile: str, facts: dict[str, Any], **kw: Any
     return ReferenceRun(profile, copy.deepcopy(facts), res, uses.by_nodeid, tmp_path / "reports")
 
 
-def changed_sources(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
-    return {k for k in set(before) | set(after) if k != "_meta" and before.get(k) != after.get(k)}
+def changed_sources(before: Mapping[str, Any], after: Mapping[str, Any], ignore: Iterable[str] = ()) -> set[str]:
+    """The sources whose facts differ, leaving out the fields in `ignore` (a reading's own time)."""
+    def strip(v: Any) -> Any:
+        return {f: x for f, x in v.items() if f not in ignore} if isinstance(v, dict) else v
+
+    return {k for k in set(before) | set(after) if k != "_meta" and strip(before.get(k)) != strip(after.get(k))}
 
 
 def run_mutated(tmp_path: Path, ref: ReferenceRun, facts: dict[str, Any], **kw: Any) -> AuditResult:
@@ -169,3 +173,14 @@ def run_mutated(tmp_path: Path, ref: ReferenceRun, facts: dict[str, Any], **kw: 
     assert not kept, (f"checks that read none of {sorted(changed)} already {kept[0]['outcome']} on the "
                       f"reference facts: {[c['nodeid'] for c in kept][:5]}")
     return run_audit(tmp_path, ref.profile, facts=facts, only=rerun, **kw)
+
+
+def gather_facts(profile: str, mode: str = "static") -> dict[str, Any]:
+    """Every source of `profile` read once in this process, as `--dump-facts` records them (no checks
+    run): what a change to the desired state changed, for `changed_sources`."""
+    import plancheck.plugin  # noqa: F401  (registers every fact source)
+    from plancheck.facts.base import Context, FactStore
+    from plancheck.profile import load_profile
+
+    ctx = Context(profile=load_profile(profile, ROOT / "profiles"), root=ROOT, mode=mode)  # type: ignore[arg-type]
+    return FactStore(ctx).dump()

@@ -1,6 +1,11 @@
 """Pre-change gating: one changed value in the baseline's desired state (a copy of baseline/) makes
 exactly the matching control fail in static mode; the untouched copy fails only on the plan's own
-inconsistencies."""
+inconsistencies.
+
+One whole static audit of the untouched copy per test process is the reference (with the sources each
+check read); a changed value re-reads every source and re-runs each check that read a source whose
+facts changed. Every other check reads what it read in the reference, so its verdict there stands: the
+whole audit's failures are the reference's, outside the re-run, plus the re-run's."""
 from __future__ import annotations
 
 import re
@@ -10,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.audit import ROOT, run_audit
+from tests.audit import ROOT, ReferenceRun, changed_sources, gather_facts, reference_run, run_audit
 
 PLAN_FAILURES = {"PLAN-001", "PLAN-003", "PLAN-004"}
 pytestmark = pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
@@ -86,19 +91,42 @@ def test_baseline_desired_state_matches_its_profile(tmp_path: Path) -> None:
     assert res.exit_code == 0
 
 
-def test_untouched_desired_state_fails_only_on_the_plan(tmp_path: Path) -> None:
-    _, profile = _copy(tmp_path)
-    res = run_audit(tmp_path, str(profile), static=True)
-    assert res.failed == PLAN_FAILURES
+@pytest.fixture(scope="module")
+def untouched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, ReferenceRun]:
+    """The copy of the desired state, its profile, and the whole static audit of it (the reference)."""
+    tmp = tmp_path_factory.mktemp("gate")
+    dst, profile = _copy(tmp)
+    ref = reference_run(tmp, str(profile), gather_facts(str(profile)), static=True)
+    return dst, profile, ref
+
+
+def test_untouched_desired_state_fails_only_on_the_plan(untouched: tuple[Path, Path, ReferenceRun]) -> None:
+    assert untouched[2].result.failed == PLAN_FAILURES
+
+
+def _audit_changed(tmp_path: Path, untouched: tuple[Path, Path, ReferenceRun]) -> set[str]:
+    """The controls that fail in the whole static audit of the copy as it is now."""
+    _, profile, ref = untouched
+    changed = changed_sources(ref.facts, gather_facts(str(profile)), ignore=("observed_at",))
+    assert changed, "the change altered no source's facts"
+    rerun = ref.dependents(changed)
+    res = run_audit(tmp_path, str(profile), static=True, only=rerun)
+    kept = {c["control"] for c in ref.result.checks if c["nodeid"] not in rerun and c["outcome"] == "failed"}
+    return kept | res.failed
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.breaks(m[3]), id=n) for n, m in MUTATIONS.items()])
-def test_one_changed_value_fails_its_control(tmp_path: Path, name: str) -> None:
-    dst, profile = _copy(tmp_path)
+def test_one_changed_value_fails_its_control(tmp_path: Path, untouched: tuple[Path, Path, ReferenceRun],
+                                             name: str) -> None:
+    dst = untouched[0]
     rel, pattern, replacement, control = MUTATIONS[name]
+    original = (dst / rel).read_text()
     _edit(dst / rel, pattern, replacement)
-    res = run_audit(tmp_path, str(profile), static=True)
-    assert res.failed - PLAN_FAILURES == {control}, res.failed
+    try:
+        failed = _audit_changed(tmp_path, untouched)
+    finally:
+        (dst / rel).write_text(original)  # the next test starts from the untouched copy again
+    assert failed - PLAN_FAILURES == {control}, failed
 
 
 def test_upstream_override_names_the_plans_versions() -> None:
