@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 WAIVERS := profiles/prod.waivers.yaml
 
-.PHONY: all system venv images baseline-up baseline-down audit static gate test unit live docs bench clean
+.PHONY: all system venv images baseline-up baseline-down audit static gate test unit e2e live docs bench clean
 
 all: test
 
@@ -64,12 +64,17 @@ gate: venv
 unit: venv
 	$(PYTEST) tests/unit -q
 
+# the commands end to end on the repository's files (hermetic; they start git, chromium, child audits)
+e2e: venv
+	$(PYTEST) tests/e2e -q
+
 live: baseline-up
 	PLANCHECK_LIVE_TESTS=1 $(PYTEST) tests/live -q -m "live or restore_drill"
 
 # Everything CI runs: unit tests, the static audit, the live audit, break-and-detect tests.
 test: venv baseline-up
 	$(PYTEST) tests/unit -q -n 2 --dist worksteal
+	$(PYTEST) tests/e2e -q -n 2 --dist worksteal
 	$(PYTEST) --profile=prod --static --waivers=$(WAIVERS) -q
 	$(PYTEST) --profile=baseline -q --prom-textfile=baseline/.textfile/plancheck.prom --alert-drill
 	PLANCHECK_LIVE_TESTS=1 $(PYTEST) tests/live -q -p no:randomly
