@@ -10,6 +10,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel
 
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, Unavailable, register
 
 NOT_STATIC = "hardware is only observable on the host"
@@ -142,9 +143,10 @@ def get_host(ctx: Context) -> Any:
         raise FactError("host: the testinfra package (pytest-testinfra) is not installed") from None
     backend = backend_of(ctx)
     try:
-        return testinfra.get_host(backend)
+        host = testinfra.get_host(backend)
     except Exception as e:  # unknown backend, bad URL
         raise FactError(f"host: cannot open testinfra backend {backend}: {str(e).splitlines()[0][:200]}") from None
+    return meter.count_host(host)  # each command: one round trip of the source reading the host
 
 
 def backend_of(ctx: Context) -> str:

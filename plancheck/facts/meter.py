@@ -13,6 +13,7 @@ the meter of the thread that submits it. Nothing counted means 0, never an estim
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
@@ -130,3 +131,23 @@ def count_pymysql(conn: Any) -> Any:
 def count_redis(client: Any) -> Any:
     """A redis-py client: each command (one round trip; redis-py does not expose reply sizes)."""
     return count_calls(client, "execute_command")
+
+
+class BoundPool(ThreadPoolExecutor):
+    """A thread pool whose tasks count into the meter of the thread that submits each of them (a
+    source's handshakes, fanned out: still that source's round trips)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Future[T]":
+        return super().submit(bind(fn), *args, **kwargs)
+
+
+def count_command_output(result: Any) -> int:
+    """The bytes of a testinfra command's stdout (what the host answered)."""
+    out = getattr(result, "stdout_bytes", None)
+    return len(out) if isinstance(out, (bytes, bytearray)) else 0
+
+
+def count_host(host: Any) -> Any:
+    """A testinfra host: each command run on it (one round trip: a local process or one ssh exchange)
+    and the bytes of its stdout."""
+    return count_calls(host, "run", size=count_command_output)

@@ -32,6 +32,8 @@ import struct
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from plancheck.facts import meter
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
@@ -158,7 +160,7 @@ def mysql_ssl_request(sock: socket.socket) -> None:
 
 
 def _connect(host: str, port: int, timeout: float, protocol: str) -> socket.socket:
-    sock = socket.create_connection((host, port), timeout=timeout)
+    sock = _dial(host, port, timeout)
     try:
         if protocol == "mysql":
             mysql_ssl_request(sock)
@@ -204,7 +206,15 @@ def _read_http_head(tls: ssl.SSLSocket, limit: int = 65536) -> bytes:
         if not chunk:
             break
         data += chunk
+    meter.count(0, len(data))  # the answer's bytes, on the connection already counted by _dial
     return data
+
+
+def _dial(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection for one probe: one round trip of the source (the handshake and request on it
+    belong to the same exchange). sslyze's own connections (cipher suites) are not counted."""
+    meter.count(1, 0)
+    return socket.create_connection((host, port), timeout=timeout)
 
 
 def parse_http_head(data: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -251,7 +261,7 @@ def _session_probe(name: str, spec: TlsService, host: str, port: int, sni: str, 
 
 def _http_plain_probe(host: str, port: int, timeout: float) -> Probe:
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = _dial(host, port, timeout)
     except ConnectionRefusedError:
         return Probe(ok=True, detail=f"port {port} closed (connection refused)")
     except (socket.timeout, TimeoutError):
@@ -283,7 +293,7 @@ def websocket_probe(host: str, port: int, sni: str, path: str, ca: str, timeout:
     key = base64.b64encode(os.urandom(16)).decode()
     accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = _dial(host, port, timeout)
         tls = _client_context(ca, None, None).wrap_socket(sock, server_hostname=sni)
     except (OSError, ssl.SSLError) as e:
         return Probe(ok=False, detail=f"wss://{sni}:{port}{path}: {_line(e)}")
@@ -508,7 +518,7 @@ class TlsSource(FactSource):
                 continue
             ep, host, _ = where[name]
             out[name] = TlsEndpointFacts(address=f"{host}:{ep.port}", protocol=spec.protocol)
-        with ThreadPoolExecutor(max_workers=24) as pool:
+        with meter.BoundPool(max_workers=24) as pool:
             jobs: list[tuple[str, str, Any]] = []
             for name, (ep, host, sni) in where.items():
                 spec, facts = specs[name], out[name]
@@ -657,7 +667,7 @@ def _try_https(host: str, port: int, sni: str, path: str, ca: str, cert: Optiona
                timeout: float) -> MtlsCase:
     connected = False
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = _dial(host, port, timeout)
         connected = True
         with _client_context(ca, cert, key).wrap_socket(sock, server_hostname=sni) as tls:
             tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n".encode())
@@ -680,7 +690,7 @@ def _try_tls(host: str, port: int, sni: str, ca: str, cert: Optional[str], key: 
     handshake the server either sends its alert/close at once or keeps the session open."""
     connected = False
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = _dial(host, port, timeout)
         connected = True
         with _client_context(ca, cert, key).wrap_socket(sock, server_hostname=sni) as tls:
             tls.settimeout(min(1.0, timeout))
@@ -770,7 +780,7 @@ class MtlsSource(FactSource):
                 expired = mint_expired(ca, str(ctx.path(ca_key)), cn, Path(tmp))
             clients: dict[str, Optional[tuple[Optional[str], Optional[str]]]] = {
                 "no_cert": (None, None), "foreign_ca": foreign, "expired": expired, "valid": (cert, key)}
-            with ThreadPoolExecutor(max_workers=16) as pool:
+            with meter.BoundPool(max_workers=16) as pool:
                 futures: dict[tuple[str, str], Any] = {}
                 for name, spec in specs.items():
                     why = ctx.profile.cannot_run(ctx.profile.endpoint_container(name))

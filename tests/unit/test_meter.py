@@ -45,6 +45,38 @@ def test_bind_carries_the_meter_into_pool_workers() -> None:
     assert (m.round_trips, m.bytes) == (8, 800)  # the unbound call counted nowhere
 
 
+def test_bound_pool_counts_nested_submissions_into_the_submitters_meter() -> None:
+    """The TLS source fans out: a version probe submitted from a pool worker submits its handshakes
+    to the same pool; every one of them is still the source's round trip."""
+    m = meter.Meter()
+
+    def fan_out(pool: meter.BoundPool) -> None:
+        meter.count(1, 0)
+        for f in [pool.submit(meter.count, 1, 10) for _ in range(3)]:
+            f.result()
+
+    with meter.metering(m), meter.BoundPool(max_workers=4) as pool:
+        for f in [pool.submit(fan_out, pool) for _ in range(2)]:
+            f.result()
+    assert (m.round_trips, m.bytes) == (8, 60)
+
+
+def test_host_commands_count_one_round_trip_and_their_output() -> None:
+    class Result:
+        stdout_bytes = b"model name : x\n"
+
+    class Host:
+        def run(self, command: str) -> Result:
+            return Result()
+
+    m = meter.Meter()
+    host = meter.count_host(Host())
+    with meter.metering(m):
+        host.run("cat /proc/cpuinfo")
+        host.run("lsblk")
+    assert (m.round_trips, m.bytes) == (2, 2 * len(Result.stdout_bytes))
+
+
 class Counted(Facts):
     value: int = 0
 
