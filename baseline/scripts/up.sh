@@ -130,6 +130,16 @@ for path in /api/v1/models /chat/rooms /auth/whoami; do
 done
 ext_curl -o /dev/null "https://203.0.113.1/?logout=1" || true
 step "smoke test from pc-ext: login at the portal, gateway -> api/chat/auth over TLS 1.3 OK"
+# From the VPN vantage point: one admin portal request (with the admin client certificate) and one
+# key login at the SSH bastion, so the security audit class holds both sources on a fresh deployment.
+code=$(ip netns exec pc-vpn curl -sS --tlsv1.3 --cacert "$ca" --cert "$PKI_DIR/clients/admin/tls.crt" \
+        --key "$PKI_DIR/clients/admin/tls.key" --max-time 10 -o /dev/null -w '%{http_code}' \
+        https://203.0.113.5:8443/) || die "smoke test failed: https://203.0.113.5:8443/ from pc-vpn"
+[[ $code == 200 || $code == 302 ]] || die "smoke test failed: the admin portal answered $code (expected the portal or a login redirect)"
+ip netns exec pc-vpn ssh -i "$SECRETS_DIR/ssh/ops_ed25519" -o BatchMode=yes -o IdentitiesOnly=yes \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 -o LogLevel=ERROR \
+    ops@203.0.113.5 true || die "smoke test failed: key login at the SSH bastion (203.0.113.5:22) from pc-vpn"
+step "smoke test from pc-vpn: admin portal (mTLS) answered $code, SSH key login OK"
 smoke_at=$(date +%s)
 
 # A backup to audit: a fresh deployment takes one (a full: `auto` starts a chain when there is

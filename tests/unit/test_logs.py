@@ -35,7 +35,8 @@ def good_logs() -> Facts:
             "router_source": "log-collector:/etc/plancheck/rsyslog.conf",
             "files": {"realtime": _files(["api-server.log", "chat-server.log", "auth-server.log"], 6.5),
                       "important": _files(["backup-job.log"], 364.5),
-                      "audit": _files(["mariadb-audit.log", "idp.log"], 729.5)},
+                      "audit": _files(["mariadb-audit.log", "idp.log", "ssh-bastion-auth.log",
+                                         "admin-portal-access.log"], 729.5)},
             "platform_since": T - 730 * DAY}
 
 
@@ -86,7 +87,8 @@ def test_audit_30_days_names_the_class(tmp_path: Path) -> None:
 def test_audit_files_missing_on_old_platform(tmp_path: Path) -> None:
     facts = _facts()
     facts["logs"]["files"]["audit"] = [{"name": n, "bytes": 10, "mtime": T - 60}
-                                       for n in ("mariadb-audit.log", "idp.log")]
+                                       for n in ("mariadb-audit.log", "idp.log", "ssh-bastion-auth.log",
+                                                 "admin-portal-access.log")]
     res = run_audit(tmp_path, "baseline", facts=facts, args=ARGS)
     # audit logs deleted early (LOG-004) also leave the audit class's window unkept (LOG-003[audit])
     assert res.failed == {"LOG-004", "LOG-003"}
