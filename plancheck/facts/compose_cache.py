@@ -51,6 +51,39 @@ Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # LibYAML's parser 
 _memo: dict[str, str] = {}
 _locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
+# SHA-256 of a YAML text -> its parsed value. The merged project of a large plan is hundreds of KB
+# and parsing it is most of the containers source's time; the same text used to be parsed up to five
+# times a run (the key's look at each compose file and the cached entry's check, for containers and
+# for backup, then each caller's own parse). Callers treat the value as read-only: it is shared.
+_parsed: dict[str, Any] = {}
+_parse_locks: dict[str, threading.Lock] = {}
+MAX_PARSED = 8
+
+
+def load(text: str | bytes) -> Any:
+    """`yaml.load` with `Loader`, once per distinct text in this process (concurrent callers of the
+    same text wait for one parse). The value is shared between callers: never mutate it. A text that
+    does not parse raises as yaml.load does, every time (errors are not kept)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    digest = hashlib.sha256(data).hexdigest()
+    with _guard:
+        lock = _parse_locks.setdefault(digest, threading.Lock())
+    with lock:
+        if digest in _parsed:
+            return _parsed[digest]
+        try:
+            value = yaml.load(text, Loader=Loader)  # noqa: S506 (safe loader)
+        except BaseException:
+            with _guard:  # nothing kept for a text that does not parse, not even its lock
+                _parse_locks.pop(digest, None)
+            raise
+        with _guard:
+            _parsed[digest] = value
+            while len(_parsed) > MAX_PARSED:  # the oldest first: a long-lived process reads many projects
+                old = next(iter(_parsed))
+                _parsed.pop(old, None)
+                _parse_locks.pop(old, None)
+        return value
 
 
 def enabled(env: Mapping[str, str]) -> bool:
@@ -99,6 +132,18 @@ def _referenced_files(doc: Any, project_dir: Path) -> Optional[list[Path]]:
     return out
 
 
+# the keys through which a compose file names another file (what _referenced_files looks for)
+_FILE_KEYS = (b"env_file", b"extends", b"include")
+
+
+def _names_no_file(data: bytes) -> bool:
+    """True when the text cannot name another input: none of the keys _referenced_files reads is
+    spelled in it, it has no escapes (a quoted key spelled with \\x.. escapes) and no NUL bytes (so
+    it is not UTF-16/32, where those keys would not show as such bytes). Saves parsing the project
+    just to find nothing: on a large merged project that parse cost as much as the answer's own."""
+    return b"\0" not in data and b"\\" not in data and not any(k in data for k in _FILE_KEYS)
+
+
 def _version(exe: str, identity: str, directory: Path, env: Mapping[str, str]) -> Optional[str]:
     """The version docker-compose reports, asked once per file identity and kept beside the cache."""
     vfile = directory / ("version-" + hashlib.sha256(identity.encode()).hexdigest()[:32])
@@ -134,7 +179,7 @@ def key(cmd: Sequence[str], env: Mapping[str, str], project_dir: Path, files: Se
             if data is None:
                 return None  # docker-compose says what is missing
             texts.append((str(f), data))
-            refs = _referenced_files(yaml.load(data, Loader=Loader), project_dir)  # noqa: S506 (safe loader)
+            refs = [] if _names_no_file(data) else _referenced_files(load(data), project_dir)
             if refs is None:
                 return None
             extra += refs
@@ -182,7 +227,7 @@ def _prune(directory: Path) -> None:
 
 def _usable(text: str) -> bool:
     try:
-        data = yaml.load(text, Loader=Loader)  # noqa: S506 (safe loader)
+        data = load(text)  # kept: compose_config parses the same text next
     except (yaml.YAMLError, ValueError, RecursionError):
         return False
     return isinstance(data, dict) and "services" in data
@@ -234,3 +279,5 @@ def clear_memory() -> None:
     with _guard:
         _memo.clear()
         _locks.clear()
+        _parsed.clear()
+        _parse_locks.clear()

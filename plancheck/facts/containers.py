@@ -9,7 +9,6 @@ import tarfile
 import subprocess
 from typing import Any, Optional, Union
 
-import yaml
 from pydantic import BaseModel
 
 from plancheck.facts import meter
@@ -127,7 +126,8 @@ def _read_env_file(path: Any) -> dict[str, str]:
 
 def compose_config(ctx: Context) -> dict[str, Any]:
     """The merged, interpolated compose project: `docker-compose config`, run once per content of its
-    inputs (plancheck.facts.compose_cache keys the answer by every file, variable and the version)."""
+    inputs (plancheck.facts.compose_cache keys the answer by every file, variable and the version).
+    The dict is shared by every reader of the same project in this process: read-only."""
     from plancheck.facts import compose_cache
 
     cmd, env = compose_command(ctx)
@@ -150,7 +150,8 @@ def compose_config(ctx: Context) -> dict[str, Any]:
     pdir = ctx.path(t.project_dir)
     text = compose_cache.config_output(cmd, run_env, pdir, [pdir / f for f in t.files], run, ctx.env,
                                        extra_files=[pdir / f for f in t.env_files])
-    data = yaml.load(text, Loader=compose_cache.Loader)  # noqa: S506 (yaml's safe loader, LibYAML's when built)
+    # parsed once per run for containers and backup both (shared: read it, do not change it)
+    data = compose_cache.load(text)
     if not isinstance(data, dict) or "services" not in data:
         raise FactError("docker-compose config printed no services")
     return data

@@ -40,12 +40,18 @@ def matrix(profile: Profile) -> list[tuple[str, str, int, Kind]]:
     out: list[tuple[str, str, int, Kind]] = []
     sets: dict[str, set[str]] = {}  # selector -> its members, worked out once per matrix (not per pair)
 
-    def within(name: str, selector: str) -> bool:
-        found = sets.get(selector)
-        if found is None:
-            found = sets[selector] = members(profile, selector)
-        return name in found
+    def union(selectors: list[str]) -> set[str]:
+        found: set[str] = set()
+        for s in selectors:
+            if s not in sets:
+                sets[s] = members(profile, s)
+            found |= sets[s]
+        return found
 
+    # per flow, everything its sources and its destinations select: one set lookup per pair and flow
+    # (the matrix is containers x service ports x flows; a scan of each flow's selectors per pair
+    # was most of its time on a large plan)
+    flows = [(flow, union(flow.sources), union(flow.to)) for flow in seg.allowed]
     # a sidecar in another container's network namespace has that container's reachability: the
     # matrix probes it once, as that container
     for src in (n for n, c in profile.containers.items() if not c.shares_network_of):
@@ -54,10 +60,10 @@ def matrix(profile: Profile) -> list[tuple[str, str, int, Kind]]:
                 continue
             for port in ports:
                 kind: Kind = "forbidden"
-                for flow in seg.allowed:
+                for flow, sources, to in flows:
                     if flow.ports and port not in flow.ports:
                         continue
-                    if any(within(src, s) for s in flow.sources) and any(within(dst, d) for d in flow.to):
+                    if src in sources and dst in to:
                         if flow.required:
                             kind = "required"
                             break
