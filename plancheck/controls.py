@@ -110,9 +110,13 @@ def basis(reads: tuple[str, ...], params: dict[str, object], overrides: tuple[st
         return path.split(".")
 
     paths = [fill(r) for r in reads if not r.startswith("+")]
-    if any(_touches(p, o) for p in paths for o in _split(tuple(overrides))):
+    # the same verdicts as `_touches` / `_under` over every (read, key) pair, found by walking each
+    # read once down a trie of the profile's keys (built once per run): the pairwise scan was
+    # O(checks x reads x keys), most of the engine's own time per check
+    if any(_touches_trie(p, 0, _trie(tuple(overrides))) for p in paths):
         return "override"
-    if all(any(_under(p, a) for a in _split(tuple(additions))) for p in paths):
+    adds = _trie(tuple(additions))
+    if all(_under_trie(p, 0, adds) for p in paths):
         return "addition"
     return "plan"
 
@@ -121,3 +125,46 @@ def basis(reads: tuple[str, ...], params: dict[str, object], overrides: tuple[st
 def _split(keys: tuple[str, ...]) -> tuple[list[str], ...]:
     """Dotted key paths split once per run (basis runs for every check), not once per check."""
     return tuple(k.split(".") for k in keys)
+
+
+_END = None  # a trie node's key marking that a key path ends there (segments are strings, never None)
+
+
+@functools.lru_cache(maxsize=64)
+def _trie(keys: tuple[str, ...]) -> dict:
+    """The dotted key paths as nested dicts, one level per segment; `_END` in a node: a path ends there."""
+    root: dict = {}
+    for segs in _split(keys):
+        node = root
+        for seg in segs:
+            node = node.setdefault(seg, {})
+        node[_END] = True
+    return root
+
+
+def _touches_trie(read: list[str], i: int, node: dict) -> bool:
+    """`any(_touches(read, o) for o in keys)` for the trie of `keys`, `node` reached by read[:i]: a key
+    ending here is a prefix of the read; a read ending here is a prefix of every key through here
+    (i > 0: every node below the root has one); a `*` in the read follows every key."""
+    if i and (_END in node or i == len(read)):
+        return True
+    seg = read[i]
+    if seg == "*":
+        return any(_touches_trie(read, i + 1, child) for k, child in node.items() if k is not _END)
+    child = node.get(seg)
+    return child is not None and _touches_trie(read, i + 1, child)
+
+
+def _under_trie(read: list[str], i: int, node: dict) -> bool:
+    """`any(_under(read, a) for a in keys)` for the trie of `keys`: a key ending at or before the read's
+    end whose segments equal the read's or are `*` (a `*` in the read matches only a `*` key)."""
+    if i and _END in node:
+        return True
+    if i == len(read):
+        return False
+    seg = read[i]
+    child = node.get(seg)
+    if child is not None and _under_trie(read, i + 1, child):
+        return True
+    star = node.get("*") if seg != "*" else None
+    return star is not None and _under_trie(read, i + 1, star)

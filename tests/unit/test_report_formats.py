@@ -315,3 +315,19 @@ def test_report_language_from_the_profile(tmp_path: Path) -> None:
     assert '<html lang="ko">' in (tmp_path / "reports/latest/report.html").read_text(encoding="utf-8")
     run_audit(tmp_path, str(child), args=args + ["--lang=en"])  # the option wins over the profile
     assert '<html lang="en">' in (tmp_path / "reports/latest/report.html").read_text(encoding="utf-8")
+
+
+def test_junit_text_writer_matches_the_element_tree(static_run, broken_run) -> None:
+    """junit.xml is written as text for speed; it must be byte for byte what ElementTree writes, on a
+    run with waivers and skips and on one with failures and errors, and on awkward characters."""
+    import copy
+
+    from plancheck.report.junit import _render_junit_tree, render_junit
+
+    for res, _ in (static_run, broken_run):
+        assert render_junit(res.doc) == _render_junit_tree(res.doc)
+    odd = copy.deepcopy(broken_run[0].doc)
+    for c in odd["checks"][:20]:
+        c["message"] = 'a & b < c > "d" \r\n\ttab \x01 control é 한국어 ]]>'
+        c["nodeid"] += "[x&y<z>]"
+    assert render_junit(odd) == _render_junit_tree(odd)
