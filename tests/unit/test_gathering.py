@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,17 +28,22 @@ class _Fake(FactSource):
         self.name, self.delay, self.reads, self.fail = name, delay, reads, fail  # type: ignore[misc]
         self.calls = 0
         self.lock = threading.Lock()
+        self.gate = threading.Event()  # set by a test: a slow reader answers now
+        self.done = threading.Event()  # its reader has returned (or raised)
 
     def static(self, ctx: Context) -> Slow:
         with self.lock:
             self.calls += 1
-        if self.reads:
-            assert ctx.store is not None
-            ctx.store.get(self.reads)
-        time.sleep(self.delay)
-        if self.fail:
-            raise FactError(f"{self.name}: cannot reach it")
-        return Slow(source=self.name, value=1)
+        try:
+            if self.reads:
+                assert ctx.store is not None
+                ctx.store.get(self.reads)
+            self.gate.wait(self.delay)
+            if self.fail:
+                raise FactError(f"{self.name}: cannot reach it")
+            return Slow(source=self.name, value=1)
+        finally:
+            self.done.set()
 
 
 @pytest.fixture
@@ -61,9 +65,11 @@ def _store() -> FactStore:
 
 def test_sources_are_read_once_concurrently_and_dependents_wait(fakes: dict[str, _Fake]) -> None:
     store = _store()
-    t0 = time.monotonic()
     gathering.prefetch(store, ["fk_dep1", "fk_dep2", "fk_base", "fk_bad"], deadline_s=10)
-    assert time.monotonic() - t0 < 1.0  # concurrent: about the slowest source, not the sum
+    t = store.timings
+    # concurrent: every reader started before the first one finished (one after the other, each would
+    # start only when the one before it had ended)
+    assert max(r["start_s"] for r in t.values()) < min(r["end_s"] for r in t.values()), t
     assert fakes["fk_base"].calls == 1  # three readers asked for it: it was read once
     assert store.get("fk_dep1").value == 1 and store.get("fk_dep2").value == 1
     with pytest.raises(FactError, match="fk_bad: cannot reach it"):
@@ -77,15 +83,15 @@ def test_sources_are_read_once_concurrently_and_dependents_wait(fakes: dict[str,
 
 def test_a_source_past_the_run_deadline_is_an_error_never_a_value(fakes: dict[str, _Fake]) -> None:
     store = _store()
-    t0 = time.monotonic()
     gathering.prefetch(store, ["fk_hang", "fk_base"], deadline_s=0.5)
-    assert time.monotonic() - t0 < 2.0  # the hanging reader does not hold the run
+    assert not fakes["fk_hang"].done.is_set()  # prefetch returned while the hanging reader still reads
     with pytest.raises(FactError, match=r"fk_hang: did not answer within the run deadline \(0.5 s\)"):
         store.get("fk_hang")  # does not wait for the thread still reading
     assert store.get("fk_base").value == 1
     assert store.timings["fk_hang"]["outcome"] == "error"
-    time.sleep(5)  # the late answer does not replace the error
-    with pytest.raises(FactError, match="run deadline"):
+    fakes["fk_hang"].gate.set()  # the late answer arrives ...
+    assert fakes["fk_hang"].done.wait(10)
+    with pytest.raises(FactError, match="run deadline"):  # ... and does not replace the error
         store.get("fk_hang")
 
 
