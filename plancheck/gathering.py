@@ -57,10 +57,20 @@ def needed(items: Iterable[Any]) -> list[str]:
 def prefetch(store: FactStore, names: list[str], deadline_s: float | None = None) -> None:
     """Gather `names` concurrently; return when all answered or their deadline passed (those still
     reading then, and any source they were waiting for, become deadline errors)."""
+    watchdog = start(store, names, deadline_s)
+    if watchdog is not None:
+        watchdog.join()
+
+
+def start(store: FactStore, names: list[str], deadline_s: float | None = None) -> threading.Thread | None:
+    """Start gathering `names` concurrently and return at once: the run's checks read each source
+    from the store, waiting for it only if it is still being read. A watchdog thread (returned;
+    None when there is nothing to gather) turns every source still reading at its deadline, and any
+    source it was waiting for, into a deadline error, which wakes whoever waits for it."""
     if not names:
-        return
+        return None
     run_deadline = float(deadline_s if deadline_s is not None else store.ctx.profile.target.run_deadline_s)
-    start = time.monotonic()
+    t0 = time.monotonic()
     threads: list[tuple[str, threading.Thread, float]] = []
     for name in names:
         own = SOURCES[split(name)[0]].deadline_s(store.ctx)
@@ -69,16 +79,34 @@ def prefetch(store: FactStore, names: list[str], deadline_s: float | None = None
                              name=f"plancheck-gather-{name}")
         t.start()
         threads.append((name, t, budget))
-    late: list[tuple[str, float]] = []
-    for name, t, budget in sorted(threads, key=lambda x: x[2]):
-        t.join(max(0.0, start + budget - time.monotonic()))
-        if t.is_alive():
-            late.append((name, budget))
-    for name, budget in late:
-        store.expire([name], budget)
-    if late:
-        # what the late ones were waiting for (a dependency no check named) is late too
-        store.expire(store.running(), max(b for _, b in late))
+
+    def watch() -> None:
+        late: list[tuple[str, float]] = []
+        for name, t, budget in sorted(threads, key=lambda x: x[2]):
+            t.join(max(0.0, t0 + budget - time.monotonic()))
+            if t.is_alive():
+                late.append((name, budget))
+        for name, budget in late:
+            store.expire([name], budget)
+        if late:
+            # what the late ones were waiting for (a dependency no check named) is late too
+            store.expire(store.running(), max(b for _, b in late))
+
+    watchdog = threading.Thread(target=watch, daemon=True, name="plancheck-gather-deadline")
+    watchdog.start()
+    return watchdog
+
+
+def run_order(items: list[Any]) -> list[Any]:
+    """The items with the checks on the slowest sources last (by their sources' `live_cost`, stable
+    otherwise): gathered concurrently, the quick sources answer first, and their checks run while
+    the port scans are still going, so the run ends about when its slowest source does."""
+    def cost(item: Any) -> int:
+        ranks = [SOURCES[split(FIXTURE_SOURCES[f])[0]].live_cost for f in getattr(item, "fixturenames", ())
+                 if f in FIXTURE_SOURCES and split(FIXTURE_SOURCES[f])[0] in SOURCES]
+        return max(ranks, default=0)
+
+    return sorted(items, key=cost)
 
 
 def _gather_quietly(store: FactStore, name: str) -> None:

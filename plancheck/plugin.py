@@ -199,8 +199,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Gather every source the selected checks need, concurrently, before the first check (each
-    xdist worker for itself; the controller runs no checks and collects none)."""
+    """Start gathering every source the selected checks need, concurrently, before the first check
+    (each xdist worker for itself; the controller runs no checks and collects none). Checks then
+    read the store, waiting only for a source still being read; in a live run without xdist the
+    checks on the slowest sources go last, so the others run while those still read."""
     state = _state(session.config)
     if state is None:
         return
@@ -210,7 +212,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             # a fleet under xdist: each worker reads the hosts it is sent (FleetScheduling keeps a host's
             # checks on one worker), when their first check runs: every host is read once in the run
             names = [n for n in names if fleet.split(n)[1] is None]
-        gathering.prefetch(state.store, names)
+        gathering.start(state.store, names)
+        if state.mode == "live" and not state.is_worker and state.store.recorded is None:
+            # xdist workers keep the collected order (the controller compares their collections)
+            session.items[:] = gathering.run_order(session.items)
     _freeze_gc(session.config)
 
 

@@ -160,6 +160,7 @@ def _from_config(conf: Union[lm.LmConf, Unavailable], ac: AccessControl, facts: 
 
 @register
 class AccessSource(FactSource):
+    live_cost = 1  # logins, second factors and the RBAC matrix through the fronts
     name = "access"
     model = AccessFacts
 

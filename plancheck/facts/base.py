@@ -123,6 +123,10 @@ class Context:
 class FactSource:
     name: ClassVar[str]
     model: ClassVar[type[Facts]]
+    # how long a live reading usually takes, as a rank (0: a few API calls ... 3: full port scans).
+    # Checks on the slowest sources run last, so every other check runs while those still read
+    # (plancheck.gathering.run_order); it changes the order of checks only, never a verdict.
+    live_cost: ClassVar[int] = 0
 
     def static(self, ctx: Context) -> Facts:
         raise NoSource(f"{self.name}: no static source; only observable on a running platform")

@@ -200,6 +200,7 @@ def _loophole_probe(ctx: Context, name: str, rules: list[str], targets: dict[str
 
 @register
 class ExposureSource(FactSource):
+    live_cost = 3  # every port from each vantage point
     name = "exposure"
     model = ExposureFacts
 

@@ -91,6 +91,7 @@ def _wanted(profile: Profile) -> dict[str, list[tuple[str, int]]]:
 
 @register
 class SegmentationSource(FactSource):
+    live_cost = 2  # a connect probe per flow from inside each container
     name = "segmentation"
     model = SegmentationFacts
 

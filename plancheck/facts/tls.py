@@ -497,6 +497,7 @@ def _sslyze_scan(targets: dict[str, tuple[str, int, str, list[str]]], files: tup
 
 @register
 class TlsSource(FactSource):
+    live_cost = 1  # a handshake per protocol version and suite of each endpoint
     name = "tls"
     model = TlsFacts
 
@@ -753,6 +754,7 @@ def _try_mysql(ctx: Context, ep: Endpoint, host: str, ca: str, cert: Optional[st
 
 @register
 class MtlsSource(FactSource):
+    live_cost = 1  # a handshake per client-certificate case of each endpoint
     name = "mtls"
     model = MtlsFacts
 
