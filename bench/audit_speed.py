@@ -12,7 +12,10 @@ Figures and targets:
   baseline up): wall time < 10 s, and wall time over the slowest source's wall time (results.json
   "sources") <= 1.3: sources are gathered concurrently, so a run should cost its slowest probe, not
   the sum. Each source's round trips and bytes are printed beside its time. When the Docker engine
-  does not answer, the live part says so and is skipped (it does not count as missed).
+  does not answer, the live part says so and is skipped (it does not count as missed). The same live
+  audit is then run with the sources read one after the other as checks first need them
+  (`PLANCHECK_PREFETCH=0`, the engine before concurrent gathering): its wall time is printed beside,
+  and its verdicts are compared with the concurrent run's check by check (a difference is a miss).
 
 Run: `.venv/bin/python bench/audit_speed.py [--live] [--no-scale]` (`make bench` runs every bench/*.py).
 Exit status 1 when a target is missed. `PLANCHECK_BENCH_REPEAT=N` runs each audit N times and keeps the
@@ -51,13 +54,14 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def audit(args: list[str]) -> tuple[float, int, dict[str, Any]]:
+def audit(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, dict[str, Any]]:
     """One audit in a child process: its wall time, its peak RSS (MB) and its results.json."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", f"--reports-dir={tmp}/reports", *args]
         with open(Path(tmp) / "out.txt", "wb") as out:
             t0 = time.monotonic()
-            child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+            child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                     env={**child_env(), **(env or {})})
             _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS (KB on Linux)
             wall = time.monotonic() - t0
             child.returncode = os.waitstatus_to_exitcode(status)
@@ -163,7 +167,24 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in sorted(src.items(), key=lambda kv: -kv[1]["wall_s"]):
         print(f"          {k:14s} {v['wall_s']:7.3f} s  {v['start_s']:7.3f} -> {v['end_s']:7.3f}  {v['outcome']:8s} "
               f"{v.get('round_trips', 0):6d} round trips {v.get('bytes', 0):10d} bytes")
+    # the same audit with the sources read one after the other as checks first need them (the engine
+    # before concurrent gathering, PLANCHECK_PREFETCH=0): its time, and its verdicts beside these
+    seq_wall, _, seq = audit(["--profile=baseline"], env={"PLANCHECK_PREFETCH": "0"})
+    same = verdicts(seq) == verdicts(doc)
+    ok &= same
+    print(f"sequential: {seq['summary']['total']} checks in {seq_wall:.2f} s with sources read one after the other "
+          f"({seq_wall / wall:.1f}x the concurrent run); verdicts check by check: "
+          f"{'identical' if same else 'DIFFERENT: ' + ', '.join(differences(seq, doc)[:5])}")
     return 0 if ok else 1
+
+
+def verdicts(doc: dict[str, Any]) -> dict[str, str]:
+    return {c["nodeid"]: c["outcome"] for c in doc.get("checks") or []}
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    va, vb = verdicts(a), verdicts(b)
+    return [f"{n}: {va.get(n)} vs {vb.get(n)}" for n in sorted(set(va) | set(vb)) if va.get(n) != vb.get(n)]
 
 
 if __name__ == "__main__":
