@@ -97,6 +97,27 @@ def start(store: FactStore, names: list[str], deadline_s: float | None = None) -
     return watchdog
 
 
+def spawn_safely_from_threads() -> bool:
+    """Make every subprocess this process starts from now on use fork(), not vfork()/posix_spawn();
+    False where Python offers no switch (then checks must not run while sources are gathered).
+
+    Why: pytest rewrites PYTEST_CURRENT_TEST in os.environ around every check (setenv/unsetenv in
+    the main thread). Once checks run while sources are still being gathered, other threads start
+    processes (docker-compose, nsenter, testinfra's shell) at the same time. A vfork/posix_spawn
+    child shares the parent's memory and, since CPython releases the GIL around vfork, can execve
+    the environment while the main thread is rewriting it: seen here as `[Errno 14] Bad address:
+    '/bin/sh'` from the exposure source, once in a few dozen runs. A forked child has its own copy.
+    Process start costs a page-table copy more (about a millisecond; a run starts a few dozen)."""
+    import subprocess
+
+    if not hasattr(subprocess, "_USE_VFORK"):
+        return False
+    subprocess._USE_VFORK = False  # type: ignore[attr-defined]
+    if hasattr(subprocess, "_USE_POSIX_SPAWN"):
+        subprocess._USE_POSIX_SPAWN = False  # type: ignore[attr-defined]
+    return True
+
+
 def run_order(items: list[Any]) -> list[Any]:
     """The items with the checks on the slowest sources last (by their sources' `live_cost`, stable
     otherwise): gathered concurrently, the quick sources answer first, and their checks run while

@@ -212,10 +212,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             # a fleet under xdist: each worker reads the hosts it is sent (FleetScheduling keeps a host's
             # checks on one worker), when their first check runs: every host is read once in the run
             names = [n for n in names if fleet.split(n)[1] is None]
-        gathering.start(state.store, names)
-        if state.mode == "live" and not state.is_worker and state.store.recorded is None:
-            # xdist workers keep the collected order (the controller compares their collections)
-            session.items[:] = gathering.run_order(session.items)
+        if gathering.spawn_safely_from_threads():
+            gathering.start(state.store, names)  # checks run while the slower sources still read
+            if state.mode == "live" and not state.is_worker and state.store.recorded is None:
+                # xdist workers keep the collected order (the controller compares their collections)
+                session.items[:] = gathering.run_order(session.items)
+        else:
+            gathering.prefetch(state.store, names)  # every source first, then the checks
     _freeze_gc(session.config)
 
 

@@ -162,3 +162,18 @@ def test_a_selection_gathers_only_the_sources_it_needs(tmp_path: Path) -> None:
     gathered = set(word.doc["sources"])
     assert "mariadb" in gathered and "containers" in gathered  # CT-0xx[mariadb] items use containers
     assert not gathered & {"nginx", "redis", "backup", "logs", "host", "elasticsearch", "grafana", "restore_drill"}
+
+
+def test_processes_started_while_checks_run_are_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks run while sources still start processes, and pytest rewrites os.environ around every
+    check: the switch makes those processes fork (their own copy of the environment), not vfork."""
+    import subprocess
+
+    if not hasattr(subprocess, "_USE_VFORK"):
+        assert gathering.spawn_safely_from_threads() is False  # then prefetch blocks (plugin)
+        return
+    monkeypatch.setattr(subprocess, "_USE_VFORK", True)
+    monkeypatch.setattr(subprocess, "_USE_POSIX_SPAWN", True, raising=False)
+    assert gathering.spawn_safely_from_threads() is True
+    assert subprocess._USE_VFORK is False and subprocess._USE_POSIX_SPAWN is False
+    assert subprocess.run(["true"], check=False).returncode == 0
