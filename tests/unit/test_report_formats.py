@@ -317,17 +317,20 @@ def test_report_language_from_the_profile(tmp_path: Path) -> None:
     assert '<html lang="en">' in (tmp_path / "reports/latest/report.html").read_text(encoding="utf-8")
 
 
-def test_junit_text_writer_matches_the_element_tree(static_run, broken_run) -> None:
-    """junit.xml is written as text for speed; it must be byte for byte what ElementTree writes, on a
-    run with waivers and skips and on one with failures and errors, and on awkward characters."""
+def test_junit_keeps_awkward_characters(broken_run) -> None:
+    """Messages and node ids with XML's special characters, line breaks, tabs and non-ASCII text come
+    back unchanged from junit.xml (control characters XML cannot carry are the only loss)."""
     import copy
+    import xml.etree.ElementTree as ET
 
-    from plancheck.report.junit import _render_junit_tree, render_junit
+    from plancheck.report.junit import render_junit
 
-    for res, _ in (static_run, broken_run):
-        assert render_junit(res.doc) == _render_junit_tree(res.doc)
     odd = copy.deepcopy(broken_run[0].doc)
+    text = 'a & b < c > "d" \r\n\ttab é 한국어 ]]>'
     for c in odd["checks"][:20]:
-        c["message"] = 'a & b < c > "d" \r\n\ttab \x01 control é 한국어 ]]>'
+        c["message"] = text
         c["nodeid"] += "[x&y<z>]"
-    assert render_junit(odd) == _render_junit_tree(odd)
+    cases = [c for c in ET.fromstring(render_junit(odd)).iter("testcase") if c.get("name", "").endswith("[x&y<z>]")]
+    assert len(cases) == 20
+    messages = [v.get("message") for c in cases for v in c if v.tag in ("failure", "error", "skipped")]
+    assert messages and all(m == text or m.endswith(f"(finding: {text})") for m in messages), messages[:3]
