@@ -36,6 +36,13 @@ class Control:
     # are the plan's, an override of the extending profile, or an addition beyond the plan's words
     reads: tuple[str, ...] = ()
 
+    @functools.cached_property
+    def record_properties(self) -> tuple[tuple[str, str], ...]:
+        """Its own properties on every record of its checks (made once: a control has many checks)."""
+        return (("control", self.id), ("title", self.title), ("severity", self.severity),
+                ("section", self.section), ("section_id", self.section_id), ("topic", self.topic),
+                ("remediation", self.remediation), ("tags", ",".join(self.tags)))
+
 
 CATALOG: dict[str, Control] = {}
 
@@ -80,19 +87,6 @@ def section_of(ctl_id: str) -> str:
 BASES = ("plan", "override", "addition")
 
 
-def _touches(read: list[str], override: list[str]) -> bool:
-    """An override touches a read when one is a prefix of the other, segment by segment (`*` in the
-    read matches any key): a read of `hardware.cpu` is touched by an override of
-    `hardware.cpu.vendor`, a read of `containers.*.memory` by one of `containers.redis.memory`."""
-    return all(a == b or a == "*" for a, b in zip(read, override))
-
-
-def _under(read: list[str], addition: list[str]) -> bool:
-    """A read lies under an addition pattern (`*` in the pattern matches any key); a `*` in the read
-    (all containers) is not under a pattern naming one of them."""
-    return len(read) >= len(addition) and all(a == b or a == "*" for a, b in zip(addition, read))
-
-
 def basis(reads: tuple[str, ...], params: dict[str, object], overrides: tuple[str, ...],
           additions: tuple[str, ...] | list[str]) -> str:
     """Whose value a check compared against:
@@ -110,9 +104,11 @@ def basis(reads: tuple[str, ...], params: dict[str, object], overrides: tuple[st
         return path.split(".")
 
     paths = [fill(r) for r in reads if not r.startswith("+")]
-    # the same verdicts as `_touches` / `_under` over every (read, key) pair, found by walking each
-    # read once down a trie of the profile's keys (built once per run): the pairwise scan was
-    # O(checks x reads x keys), most of the engine's own time per check
+    # an override touches a read when one is a prefix of the other, segment by segment (`*` in the
+    # read matches any key); a read lies under an addition when the addition is a prefix of it (`*`
+    # in the addition matches any key, a `*` in the read only a `*`). Each read walks once down a
+    # trie of the profile's keys (built once per run), not against every key: that scan was most of
+    # the engine's own time per check (tests/unit/test_profile.py holds it to the pairwise rule)
     if any(_touches_trie(p, 0, _trie(tuple(overrides))) for p in paths):
         return "override"
     adds = _trie(tuple(additions))
@@ -143,7 +139,7 @@ def _trie(keys: tuple[str, ...]) -> dict:
 
 
 def _touches_trie(read: list[str], i: int, node: dict) -> bool:
-    """`any(_touches(read, o) for o in keys)` for the trie of `keys`, `node` reached by read[:i]: a key
+    """Whether any key of the trie touches `read`, `node` reached by read[:i]: a key
     ending here is a prefix of the read; a read ending here is a prefix of every key through here
     (i > 0: every node below the root has one); a `*` in the read follows every key."""
     if i and (_END in node or i == len(read)):
@@ -156,7 +152,7 @@ def _touches_trie(read: list[str], i: int, node: dict) -> bool:
 
 
 def _under_trie(read: list[str], i: int, node: dict) -> bool:
-    """`any(_under(read, a) for a in keys)` for the trie of `keys`: a key ending at or before the read's
+    """Whether `read` lies under any key of the trie: a key ending at or before the read's
     end whose segments equal the read's or are `*` (a `*` in the read matches only a `*` key)."""
     if i and _END in node:
         return True

@@ -17,7 +17,7 @@ import pytest
 
 from plancheck.audit_accounts import audit_accounts
 from plancheck.cmdline import pytest_load_initial_conftests  # noqa: F401  (a hook: `--opt value` == `--opt=value`)
-from plancheck.controls import CATALOG, Control, basis
+from plancheck.controls import CATALOG, basis
 from plancheck.evaluate import Check, ControlFailure, NotHere, not_here
 from plancheck.facts.base import Context, FactError, FactStore, NoSource
 from plancheck import fleet, gathering
@@ -300,28 +300,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state = _state(item.config)
     profile = state.profile if state else None
     params = dict(getattr(getattr(item, "callspec", None), "params", {}) or {})
-    item.user_properties.extend(_control_properties(ctl))
+    item.user_properties.extend(ctl.record_properties)
     item.user_properties.append(
         ("basis", basis(ctl.reads, params, profile.overrides, profile.additions) if profile else ""))
     host = fleet.host_of(params)
     if host:
         item.user_properties.append(("host", host))
-
-
-_CONTROL_PROPERTIES: dict[str, tuple[Control, tuple[tuple[str, str], ...]]] = {}
-
-
-def _control_properties(ctl: Control) -> tuple[tuple[str, str], ...]:
-    """A control's own properties of every record, made once per control, not once per check (a
-    control has many parametrized checks); keyed by id, kept only while the catalog has that object."""
-    known = _CONTROL_PROPERTIES.get(ctl.id)
-    if known is not None and known[0] is ctl:
-        return known[1]
-    props = (("control", ctl.id), ("title", ctl.title), ("severity", ctl.severity), ("section", ctl.section),
-             ("section_id", ctl.section_id), ("topic", ctl.topic),
-             ("remediation", ctl.remediation), ("tags", ",".join(ctl.tags)))
-    _CONTROL_PROPERTIES[ctl.id] = (ctl, props)
-    return props
 
 
 @pytest.hookimpl(wrapper=True)  # new-style: cheaper per call than an old-style hookwrapper

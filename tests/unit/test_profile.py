@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plancheck.profile import ProfileError, load_profile
 
@@ -152,3 +154,32 @@ def test_basis_of_a_record() -> None:
     assert b(("+cis",), {}, prod) == "addition" and b((), {}, prod) == ""
     # a plan value read together with an addition is still the plan's
     assert b(("backup.schedule", "backup.max_age"), {}, prod) == "plan" and b(("backup.max_age",), {}, prod) == "addition"
+
+
+def _touches(read: list[str], key: list[str]) -> bool:
+    """The rule, pair by pair: one is a prefix of the other (`*` in the read matches any key)."""
+    return all(a == b or a == "*" for a, b in zip(read, key))
+
+
+def _under(read: list[str], key: list[str]) -> bool:
+    """The rule, pair by pair: the key is a prefix of the read (`*` in the key matches any segment)."""
+    return len(read) >= len(key) and all(a == b or a == "*" for a, b in zip(key, read))
+
+
+_SEG = st.sampled_from(["containers", "redis", "memory", "gpus", "*", "hardware", "cpu"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(reads=st.lists(st.lists(_SEG, min_size=1, max_size=4), min_size=1, max_size=3),
+       overrides=st.lists(st.lists(_SEG.filter(lambda s: s != "*"), min_size=1, max_size=4), max_size=4),
+       additions=st.lists(st.lists(_SEG, min_size=1, max_size=4), max_size=4))
+def test_basis_follows_the_pairwise_rule(reads: list[list[str]], overrides: list[list[str]],
+                                         additions: list[list[str]]) -> None:
+    """basis() walks a trie of the profile's keys; its answer is the pairwise rule's on every input."""
+    from plancheck.controls import basis
+
+    expected = ("override" if any(_touches(r, o) for r in reads for o in overrides) else
+                "addition" if all(any(_under(r, a) for a in additions) for r in reads) else "plan")
+    got = basis(tuple(".".join(r) for r in reads), {}, tuple(".".join(o) for o in overrides),
+                tuple(".".join(a) for a in additions))
+    assert got == expected
