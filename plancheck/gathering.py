@@ -42,15 +42,18 @@ def enabled(env: Mapping[str, str] | None = None) -> bool:
     return (env if env is not None else os.environ).get("PLANCHECK_PREFETCH", "1").strip() not in ("0", "no", "off", "false")
 
 
+def _item_sources(item: Any) -> Iterable[str]:
+    """The sources of the fixtures in a test item's closure."""
+    return (FIXTURE_SOURCES[f] for f in getattr(item, "fixturenames", ()) if f in FIXTURE_SOURCES)
+
+
 def needed(items: Iterable[Any]) -> list[str]:
     """The sources the given test items use, in registry order."""
     names: set[str] = set()
     for item in items:
         host = host_of(item)  # a per-host check of a fleet reads its host's reading of the source
-        for fixture in getattr(item, "fixturenames", ()):
-            source = FIXTURE_SOURCES.get(fixture)
-            if source is not None:
-                names.add(scoped(source, host) if host and source in PER_HOST_SOURCES else source)
+        for source in _item_sources(item):
+            names.add(scoped(source, host) if host and source in PER_HOST_SOURCES else source)
     return [n for n in SOURCES if n in names] + sorted(n for n in names if n not in SOURCES)
 
 
@@ -123,9 +126,8 @@ def run_order(items: list[Any]) -> list[Any]:
     otherwise): gathered concurrently, the quick sources answer first, and their checks run while
     the port scans are still going, so the run ends about when its slowest source does."""
     def cost(item: Any) -> int:
-        ranks = [SOURCES[split(FIXTURE_SOURCES[f])[0]].live_cost for f in getattr(item, "fixturenames", ())
-                 if f in FIXTURE_SOURCES and split(FIXTURE_SOURCES[f])[0] in SOURCES]
-        return max(ranks, default=0)
+        bases = (split(s)[0] for s in _item_sources(item))
+        return max((SOURCES[b].live_cost for b in bases if b in SOURCES), default=0)
 
     return sorted(items, key=cost)
 
