@@ -396,9 +396,10 @@ def _versions(pool: ThreadPoolExecutor, host: str, port: int, timeout: float, pr
 
     got = once()
     if not any(got.values()):
-        # no version at all, not even the planned one: a server busy at that instant (a collector
-        # cut off mid-handshake by its CPU quota after a burst of input) answers the same way as one
-        # that speaks no TLS. Asked once more a second later, it is a finding only if it still does.
+        # no version at all, not even the planned one: seen once from log-collector right after the
+        # network break tests (the next audit found TLS 1.3 again; the cause was not found). A
+        # server that speaks no TLS answers the same twice: asked again a second later, it is a
+        # finding only if it still accepts nothing.
         time.sleep(1.0)
         got = once()
     return got
