@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from plancheck.scan import scan
+from plancheck.scan import scan, scan_split
 
 
 @pytest.fixture
@@ -41,6 +41,15 @@ def test_open_and_closed_with_a_window_smaller_than_the_ports(loopback_ports: tu
     open_ports, closed_ports = loopback_ports
     targets = [("127.0.0.1", p) for p in open_ports + closed_ports]
     out = scan(targets, timeout=2.0, concurrency=concurrency)
+    assert out["open"] == [f"127.0.0.1:{p}" for p in sorted(open_ports)]
+    assert (out["closed"], out["filtered"], out["errors"], out["scanned"]) == (len(closed_ports), 0, 0, len(targets))
+
+
+def test_workers_sharing_the_ports_answer_as_one_loop(loopback_ports: tuple[list[int], list[int]]) -> None:
+    open_ports, closed_ports = loopback_ports
+    targets = [("127.0.0.1", p) for p in open_ports + closed_ports]
+    out = scan_split(targets, timeout=2.0, concurrency=50, workers=2)
+    assert out["workers"] == 2
     assert out["open"] == [f"127.0.0.1:{p}" for p in sorted(open_ports)]
     assert (out["closed"], out["filtered"], out["errors"], out["scanned"]) == (len(closed_ports), 0, 0, len(targets))
 
