@@ -9,7 +9,7 @@ from typing import Any
 
 from plancheck.report.html import render_html
 from plancheck.report.junit import render_junit
-from plancheck.report.trend import earlier_runs
+from plancheck.report.trend import SUMMARY, earlier_runs, summary_of
 
 
 class ReportError(Exception):
@@ -58,7 +58,7 @@ def _point_latest(base: Path, run_dir_name: str, out: Path) -> None:
 
 
 def write_reports(base: Path, run_dir_name: str, document: dict[str, Any], lang: str = "en") -> Path:
-    """Write reports/<run>/{results.json,junit.xml,report.html} and point reports/latest at it.
+    """Write reports/<run>/{results.json,summary.json,junit.xml,report.html}; point reports/latest at it.
 
     The HTML also shows the trend over the earlier runs of the same profile and mode found beside
     this one in `base` (plancheck.report.trend), in `lang` ("en" or "ko")."""
@@ -66,6 +66,7 @@ def write_reports(base: Path, run_dir_name: str, document: dict[str, Any], lang:
     out = base / run_dir_name
     _make_dir(out)  # ReportError: one line
     (out / "results.json").write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+    (out / SUMMARY).write_text(json.dumps(summary_of(document), ensure_ascii=False), encoding="utf-8")
     (out / "junit.xml").write_text(render_junit(document), encoding="utf-8")
     run = document.get("run", {})
     history = earlier_runs(base, str(run.get("profile", "")), str(run.get("mode", "")), run_dir_name)

@@ -37,7 +37,7 @@ def earlier_runs(base: Path, profile: str, mode: str, current: str, limit: int =
         if len(runs) >= limit:
             break
         try:
-            doc = json.loads((base / name / "results.json").read_text(encoding="utf-8"))
+            doc = _read_run(base / name, whole=not runs)
             run = doc["run"]
             if run.get("profile") != profile or run.get("mode") != mode:
                 continue
@@ -50,6 +50,24 @@ def earlier_runs(base: Path, profile: str, mode: str, current: str, limit: int =
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return list(reversed(runs))
+
+
+SUMMARY = "summary.json"  # a run's `run` and `summary` only: what the trend needs of every older run
+
+
+def summary_of(document: dict[str, Any]) -> dict[str, Any]:
+    return {"run": document.get("run", {}), "summary": document.get("summary", {})}
+
+
+def _read_run(run_dir: Path, whole: bool) -> dict[str, Any]:
+    """The newest earlier run is read whole (its outcomes are compared); older ones from their small
+    summary.json. A nightly audit keeps up to TREND_RUNS runs beside it: reading each results.json
+    (megabytes on a large plan) cost more than the checks. Runs written before summary.json existed
+    are read from results.json."""
+    small = run_dir / SUMMARY
+    if not whole and small.is_file():
+        return json.loads(small.read_text(encoding="utf-8"))
+    return json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
 
 
 def changes(previous: dict[str, Any], doc: dict[str, Any]) -> list[dict[str, str]]:

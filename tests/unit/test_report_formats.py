@@ -305,6 +305,22 @@ def test_trend_over_earlier_runs(broken_run, tmp_path: Path) -> None:
     assert "trend" not in _page(render_html(doc)).ids  # no earlier run: no trend
 
 
+def test_trend_reads_older_runs_from_their_summary(broken_run, tmp_path: Path) -> None:
+    """Only the newest earlier run is read whole; older ones from summary.json (results.json may be
+    megabytes per run, and up to TREND_RUNS of them lie beside a nightly audit's reports)."""
+    doc = broken_run[0].doc
+    base = tmp_path / "reports"
+    for day in (1, 2, 3):
+        write_reports(base, f"baseline-2026010{day}T000000000000Z", doc)
+    (base / "baseline-20260101T000000000000Z" / "results.json").write_text("not json")  # older: unread
+    runs = earlier_runs(base, "baseline", doc["run"]["mode"], "baseline-20260104T000000000000Z")
+    assert [r["name"][9:17] for r in runs] == ["20260101", "20260102", "20260103"]
+    assert runs[0]["summary"] == doc["summary"] and "outcomes" in runs[-1] and "outcomes" not in runs[0]
+    (base / "baseline-20260103T000000000000Z" / "results.json").write_text("not json")  # newest: read whole
+    runs = earlier_runs(base, "baseline", doc["run"]["mode"], "baseline-20260104T000000000000Z")
+    assert [r["name"][9:17] for r in runs] == ["20260101", "20260102"] and "outcomes" in runs[-1]
+
+
 def test_report_language_from_the_profile(tmp_path: Path) -> None:
     import yaml
 

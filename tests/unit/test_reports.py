@@ -90,4 +90,4 @@ def test_latest_points_at_newest_run(tmp_path: Path) -> None:
     first = (tmp_path / "reports/latest").resolve()
     run_audit(tmp_path, "prod", args=ONLY_PLAN)
     assert (tmp_path / "reports/latest").resolve() != first
-    assert {p.name for p in (tmp_path / "reports/latest").iterdir()} == {"junit.xml", "report.html", "results.json"}
+    assert {p.name for p in (tmp_path / "reports/latest").iterdir()} == {"junit.xml", "report.html", "results.json", "summary.json"}
