@@ -33,6 +33,23 @@ def _agree(doc: dict, reports: Path) -> None:
         assert props["expected"] == c["expected"] and props["found"] == c["found"]
 
 
+def test_failures_one_line_each_and_unexpected_tracebacks_in_full(tmp_path: Path, capsys: Any) -> None:
+    """Without --tb the audit lists failures itself (pytest's own section is quadratic in the number
+    of checks); an exception no check expected (here: a bug in setup) keeps its traceback."""
+    class Bug:
+        def pytest_runtest_setup(self, item: Any) -> None:
+            if item.name == "test_containers_fit_ram":
+                raise RuntimeError("a bug in the setup of a check")
+
+    res = run_audit(tmp_path, "prod", args=ONLY_PLAN, capsys=capsys, plugins=[Bug()])
+    assert "FAILED checks/test_allocation.py::test_zone_allocated[monitoring]: PLAN-004 [1.2 " in res.out
+    assert "ERROR checks/test_allocation.py::test_containers_fit_ram: RuntimeError: a bug in the setup" in res.out
+    assert "raise RuntimeError(" in res.out  # the traceback itself
+    assert "= FAILURES =" not in res.out  # pytest's section is not printed as well
+    res = run_audit(tmp_path, "prod", args=[*ONLY_PLAN, "--tb=short"], capsys=capsys)
+    assert "= FAILURES =" in res.out and "FAILURES AND ERRORS" not in res.out  # --tb: pytest's own
+
+
 def test_plan_inconsistencies_fail_with_numbers(tmp_path: Path) -> None:
     res = run_audit(tmp_path, "prod", args=ONLY_PLAN)
     assert res.exit_code == 1 and res.failed == PLAN_FAILURES
