@@ -24,7 +24,8 @@ from plancheck import fleet, gathering
 from plancheck.params import PARAMETERS
 from plancheck.profile import ProfileError, load_profile
 from plancheck.profile.models import Profile
-from plancheck.results import Collector, Record, summarize
+from plancheck.results import Collector
+from plancheck.terminal import QuietTracebacks, write_summary
 from plancheck.waivers import Waiver, WaiverError, check_controls, expired_waivers, find_waiver, load_waivers
 # the run's results and reports (re-exported: fixtures and tests import them from here)
 from plancheck.run_results import (_finish_reports, _gate, _write, _write_or_say, coverage,  # noqa: F401
@@ -128,7 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(e)) from None
     config.pluginmanager.register(_Recorder(state), f"plancheck-recorder-{id(state)}")
     if state.lists_failures and not state.is_worker:
-        config.pluginmanager.register(_QuietTracebacks(), f"plancheck-quiet-tracebacks-{id(state)}")
+        config.pluginmanager.register(QuietTracebacks(), f"plancheck-quiet-tracebacks-{id(state)}")
     ctx = Context(profile=state.profile, root=root, mode=state.mode)  # type: ignore[arg-type]
     for marker, env in DRILLS.items():  # a drill's source runs only when asked for
         if drill_wanted(config, marker):
@@ -353,19 +354,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
     return report
 
 
-class _QuietTracebacks:
-    """Around pytest's summary: its failure sections are skipped (tbstyle "no" while it writes them)
-    when the audit lists failures itself; the reports made during the run keep their tracebacks."""
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_terminal_summary(self, config: pytest.Config):  # type: ignore[no-untyped-def]
-        config.option.tbstyle = "no"
-        try:
-            return (yield)
-        finally:
-            config.option.tbstyle = "auto"
-
-
 class _Recorder:
     """Per-session plugin object (not a module global), so a nested run (the suite's own tests run
     audits in-process) never mixes its records with the outer one's."""
@@ -461,39 +449,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _finish_reports(state, session)
 
 
-def _list_failures(terminalreporter: Any, state: RunState, records: list[Record]) -> None:
-    """One line per failed or errored check (its control's message names the plan section, expected,
-    found and the fix); then the tracebacks of exceptions no check expected, in full."""
-    bad = [r for r in records if r.outcome in ("failed", "error")]
-    if bad:
-        terminalreporter.write_sep("=", "FAILURES AND ERRORS")
-        for r in bad:
-            terminalreporter.write_line(f"{r.outcome.upper()} {r.nodeid}: {r.message}")
-    for where, text in state.tracebacks:
-        terminalreporter.write_sep("_", where)
-        terminalreporter.write_line(text)
-
-
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = _state(config)
     if state is None or state.is_worker or not hasattr(state, "report_dir"):
         return
-    records = state.collector.sorted()
-    if state.lists_failures:
-        _list_failures(terminalreporter, state, records)
-    counts = summarize(records)
-    terminalreporter.write_sep("-", "plancheck")
-    terminalreporter.write_line(
-        f"profile {state.profile_name} ({state.mode}{', recorded facts' if state.recorded else ''}): "
-        f"{counts['total']} checks, "
-        + ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "waived", "skipped", "error")))
-    cov = coverage(state, records)
-    terminalreporter.write_line(("coverage too low: " if cov["too_little"] else "coverage: ") + cov["line"]
-                                + (f" (--max-skipped allows {cov['max_skipped']})" if cov["too_little"] else ""))
-    for name, h in (host_summary(state, records) if state.fleet else {}).items():
-        terminalreporter.write_line(
-            f"host {name} ({h['group']}): {h['total']} checks, "
-            + ", ".join(f"{h[k]} {k}" for k in ("passed", "failed", "waived", "skipped", "error")))
-    for note in state.notes:
-        terminalreporter.write_line(f"note: {note}")
-    terminalreporter.write_line(f"reports: {state.report_dir}/{{junit.xml,report.html,results.json,summary.json}}")
+    write_summary(terminalreporter, state, state.collector.sorted())
