@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Scale benchmark (issue 13): the static audit of a desired state with ten times the containers and
-endpoints, against the normal one.
+"""Scale benchmark (issue 13): the audit of a plan with ten times the containers and endpoints, against
+the normal one: statically (a generated desired state) and live on stand-ins (recorded facts).
 
 `make_scaled(root, factor, out)` writes into `out`:
 - `compose.yaml`: the merged compose project of `prod` (`docker-compose config`, interpolated) with
@@ -9,10 +9,17 @@ endpoints, against the normal one.
 - `prod-xN.yaml`: `profiles/prod.yaml` with the same copies of every planned container, every
   endpoint (`service:NAME` endpoints pointing at the copy) and every TLS endpoint, reading that
   compose file; the config files stay those of the repository.
+`make_scaled_live(root, factor, out)` writes the stand-ins: `baseline-xN.yaml` (the baseline profile,
+scaled the same way) and `baseline-xN.facts.json`, the recorded live facts of tests/data/good with
+every container and endpoint also present as its copies (each copy probes every copy of its
+segmentation targets); the live audit reads them with --facts instead of a platform.
 The audits run as bench/audit_speed.py runs them (a child process, bytecode cache, fastest of N).
+Beside them: pytest alone running as many trivial tests as the scaled static audit has checks,
+with pytest's built-in plugins only, the floor of any run with one pytest item per check.
 
 Run: `.venv/bin/python bench/scale_bench.py [--factor 10] [--repeat 3]`; prints
-"10x static: N s (x ratio, target < 3x)". Exit status 1 when the target is missed.
+"10x static: N s (x ratio, target < 3x)", the same for "live on stand-ins", and the floor. Exit
+status 1 when a target is missed.
 """
 from __future__ import annotations
 
@@ -142,21 +149,144 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if good else 1
 
 
+def _renamed(value: Any, names: set[str], k: int) -> Any:
+    """`value` with every planned name (a container or endpoint: `api-server`, `api-server:8443`) in
+    keys, lists and strings replaced by its k-th copy's name; other values unchanged."""
+    if isinstance(value, dict):
+        return {_renamed(key, names, k): _renamed(v, names, k) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, names, k) for v in value]
+    if isinstance(value, str):
+        head, sep, tail = value.partition(":")
+        if head in names:
+            return _suffix(head, k) + sep + tail
+    return value
+
+
+def _merged(a: Any, b: Any) -> Any:
+    """`a` with what `b` adds: new keys of dicts (recursively) and new items of lists of names."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for key, v in b.items():
+            out[key] = _merged(a[key], v) if key in a else v
+        return out
+    if isinstance(a, list) and isinstance(b, list) and all(isinstance(x, str) for x in a + b):
+        return a + [x for x in b if x not in a]
+    return a
+
+
+def scaled_facts(facts: dict[str, Any], names: set[str], factor: int, profile_name: str) -> dict[str, Any]:
+    """A recorded fact set (--dump-facts) in which every planned container and endpoint also appears
+    as its copies: the stand-ins a live audit of the scaled plan reads instead of a platform. A
+    source's own field names (`alertmanager` of the monitoring facts) stay as they are."""
+    out: dict[str, Any] = {}
+    for source, value in facts.items():
+        if source == "_meta":
+            out[source] = {**value, "profile": profile_name}
+            continue
+        for k in range(1, factor):
+            value = _merged(value, {f: _renamed(v, names, k) for f, v in facts[source].items()})
+        out[source] = value
+    seg = (facts.get("segmentation") or {}).get("reachable")
+    if isinstance(seg, dict):  # every copy probes every copy of its targets, as the original does
+        out["segmentation"]["reachable"] = {
+            _renamed(src, names, j) if j else src: {(_renamed(t, names, k) if k else t): v
+                                                    for t, v in row.items() for k in range(factor)}
+            for src, row in seg.items() for j in range(factor)}
+    return out
+
+
+def make_scaled_live(root: Path, factor: int, out: Path) -> tuple[Path, Path]:
+    """The scaled baseline profile and its scaled recorded facts (tests/data/good): a live audit on
+    stand-ins. Returns (profile, facts)."""
+    import json
+
+    from plancheck.profile.loader import load_raw
+    from tests.audit import load_good_facts
+
+    raw, _ = load_raw(root / "profiles" / "baseline.yaml")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compose.yaml").write_text("services: {}\n")  # the facts stand in for the engine
+    name = f"baseline-x{factor}"
+    profile = out / f"{name}.yaml"
+    scaled = scaled_profile(raw, factor, out, name)
+    profile.write_text(yaml.safe_dump(scaled, sort_keys=False, allow_unicode=True))
+    names = set(raw.get("containers") or {}) | set((raw.get("target") or {}).get("endpoints") or {})
+    facts = out / f"{name}.facts.json"
+    facts.write_text(json.dumps(scaled_facts(load_good_facts(), names, factor, name)))
+    return profile, facts
+
+
+FLOOR_TEST = """import pytest
+
+
+@pytest.mark.parametrize("n", range({count}))
+def test_item(n):
+    assert n >= 0
+"""
+
+
+def pytest_floor(count: int, repeat: int) -> float:
+    """Seconds pytest itself takes for `count` trivial parametrized tests, in a child process as the
+    audits run, with pytest's built-in plugins only (no installed plugin, plancheck's included): the
+    least a run with one pytest item per check costs before any fixture or check does work. Run in
+    an empty directory (no conftest, no checks)."""
+    import subprocess
+    import time
+
+    from bench.audit_speed import child_env
+
+    times = []
+    with tempfile.TemporaryDirectory(prefix="plancheck-floor-") as tmp:
+        (Path(tmp) / "test_floor.py").write_text(FLOOR_TEST.format(count=count))
+        (Path(tmp) / "pytest.ini").write_text("[pytest]\n")
+        for _ in range(repeat):
+            t0 = time.monotonic()
+            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                            "test_floor.py"], cwd=tmp, env={**child_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+                           capture_output=True, check=True)
+            times.append(time.monotonic() - t0)
+    return min(times)
+
+
 def run(factor: int, repeat: int) -> tuple[str, bool]:
-    """Time the static audit of prod and of its scaled copy; one line beside the target."""
-    from bench.audit_speed import best
+    """Time the static audit of prod and of its scaled copy, then the live audit of the baseline on
+    its recorded facts and of its scaled copy on scaled stand-ins; lines beside the target."""
+    import json
+
+    from tests.audit import load_good_facts
 
     with tempfile.TemporaryDirectory(prefix="plancheck-scale-") as tmp:
         profile = make_scaled(ROOT, factor, Path(tmp) / "desired")
         # --max-skipped=100%: a generated plan observes what it observes; the figure is the time
-        base_wall, base_mb, base_doc = best(["--profile=prod", "--static", "--max-skipped=100%"], repeat)
-        wall, mb, doc = best([f"--profile={profile}", "--static", "--max-skipped=100%"], repeat)
-    ratio = wall / base_wall if base_wall else float("inf")
-    n0, n = base_doc["summary"]["total"], doc["summary"]["total"]
-    good = ratio < RATIO_TARGET
-    return (f"{factor}x static: {wall:.2f} s ({ratio:.2f}x ratio, target < {RATIO_TARGET:g}x: "
-            f"{'ok' if good else 'MISSED'}); {n} checks vs {n0} in {base_wall:.2f} s, "
-            f"{n / wall:.0f} checks/s, peak {mb} MB (normal {base_mb} MB)"), good
+        static = _pair(["--profile=prod", "--static"], [f"--profile={profile}", "--static"], repeat)
+        good = Path(tmp) / "good.json"
+        good.write_text(json.dumps(load_good_facts()))
+        live_profile, live_facts = make_scaled_live(ROOT, factor, Path(tmp) / "stand-ins")
+        live = _pair(["--profile=baseline", f"--facts={good}"],
+                     [f"--profile={live_profile}", f"--facts={live_facts}"], repeat)
+    (base_wall, base_mb, base_doc), (wall, mb, doc) = static
+    n = doc["summary"]["total"]
+    floor = pytest_floor(n, repeat)
+    lines, ok = [], True
+    for what, ((b_wall, b_mb, b_doc), (x_wall, x_mb, x_doc)) in (("static", static), ("live on stand-ins", live)):
+        ratio = x_wall / b_wall if b_wall else float("inf")
+        good_ = ratio < RATIO_TARGET
+        ok &= good_
+        n0, nx = b_doc["summary"]["total"], x_doc["summary"]["total"]
+        lines.append(f"{factor}x {what}: {x_wall:.2f} s ({ratio:.2f}x, target < {RATIO_TARGET:g}x: "
+                     f"{'ok' if good_ else 'MISSED'}); {nx} checks vs {n0} in {b_wall:.2f} s, "
+                     f"{nx / x_wall:.0f} checks/s, peak {x_mb} MB (normal {b_mb} MB)")
+    lines.append(f"pytest alone, {n} trivial tests: {floor:.2f} s ({floor / base_wall:.2f}x the normal static "
+                 f"audit): the floor of one pytest item per check")
+    return "\n          ".join(lines), ok
+
+
+def _pair(normal: list[str], scaled: list[str], repeat: int) -> tuple[Any, Any]:
+    from bench.audit_speed import best
+
+    more = ["--max-skipped=100%"]
+    return best([*normal, *more], repeat), best([*scaled, *more], repeat)
 
 
 if __name__ == "__main__":
