@@ -6,8 +6,10 @@ Figures and targets:
 - framework overhead per check < 1 ms: an audit of `baseline` on recorded facts (tests/data/good through
   tests/audit.py's load_good_facts, `--facts`), the run's own duration minus the time its sources took
   to load from the recording, divided by the number of checks;
-- a generated desired state with ten times the containers and endpoints (bench/scale_bench.py): its
-  static audit against the normal one, ratio < 3x;
+- a plan with ten times the containers and endpoints (bench/scale_bench.py): its static audit
+  against the normal one and its live audit on stand-ins (recorded facts, scaled) against the
+  normal one on recorded facts, ratio < 3x each; beside them, pytest alone with as many trivial
+  tests (the floor of one pytest item per check);
 - live audit of the running baseline, only when asked (`--live` or `PLANCHECK_BENCH_LIVE=1`, the
   baseline up): wall time < 10 s, and wall time over the slowest source's wall time (results.json
   "sources") <= 1.3: sources are gathered concurrently, so a run should cost its slowest probe, not
@@ -17,7 +19,8 @@ Figures and targets:
   (`PLANCHECK_PREFETCH=0`, the engine before concurrent gathering): its wall time is printed beside,
   and its verdicts are compared with the concurrent run's check by check (a difference is a miss).
 
-Run: `.venv/bin/python bench/audit_speed.py [--live] [--no-scale]` (`make bench` runs every bench/*.py).
+Run: `.venv/bin/python bench/audit_speed.py [--live] [--no-scale]` (`make bench` runs it with --live,
+then tls_ports_bench.py and fleet_bench.py).
 Exit status 1 when a target is missed. `PLANCHECK_BENCH_REPEAT=N` runs each audit N times and keeps the
 fastest (default 3). The audits use Python's bytecode cache (under ~/.cache/plancheck/pycache, never in
 the tree) even where PYTHONDONTWRITEBYTECODE is set, so the figures are those of a second run; the
