@@ -20,7 +20,7 @@ import select
 import socket
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Iterable
 
 
@@ -45,6 +45,11 @@ def exact_address(text: str) -> str:
     return str(ipaddress.ip_address(text))
 
 
+# answers that say the target is not reachable from here (a filtered port, for an exposure scan);
+# any other error means the probe itself failed, and the port was not judged
+UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT)
+
+
 def _raise_fd_limit(want: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = min(hard if hard != resource.RLIM_INFINITY else want + 64, want + 64)
@@ -64,7 +69,8 @@ def scan(targets: Iterable[tuple[str, int]], timeout: float = 0.5, concurrency: 
     inflight: dict[int, tuple[socket.socket, str, int]] = {}
     deadlines: deque[tuple[float, int, socket.socket]] = deque()  # FIFO: one timeout for every probe
     open_: list[str] = []
-    closed = filtered = errors = 0
+    closed = filtered = 0
+    failed: Counter[str] = Counter()  # errno name -> probes that got no answer at all
     t0 = time.monotonic()
     nonblock = getattr(socket, "SOCK_NONBLOCK", 0)
     stream = socket.SOCK_STREAM | nonblock
@@ -92,11 +98,13 @@ def scan(targets: Iterable[tuple[str, int]], timeout: float = 0.5, concurrency: 
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                     s.close()
                     continue
-                if rc not in (errno.EINPROGRESS, errno.EAGAIN):
+                if rc != errno.EINPROGRESS:
                     if rc == errno.ECONNREFUSED:
                         closed += 1
-                    else:
+                    elif rc in UNREACHABLE:
                         filtered += 1  # no route, unreachable: nothing answers from here
+                    else:  # the probe never left (no local port, no buffer): the port is not judged
+                        failed[errno.errorcode.get(rc, str(rc))] += 1
                     s.close()
                     continue
                 fd = s.fileno()
@@ -117,10 +125,10 @@ def scan(targets: Iterable[tuple[str, int]], timeout: float = 0.5, concurrency: 
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                 elif err == errno.ECONNREFUSED:
                     closed += 1
-                elif err in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT):
+                elif err in UNREACHABLE:
                     filtered += 1
                 else:
-                    errors += 1
+                    failed[errno.errorcode.get(err, str(err))] += 1
                 finish(fd)
             now = time.monotonic()
             while deadlines and deadlines[0][0] <= now:
@@ -133,7 +141,8 @@ def scan(targets: Iterable[tuple[str, int]], timeout: float = 0.5, concurrency: 
             finish(fd)
         ep.close()
     return {"open": sorted(open_, key=lambda s: (s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1]))),
-            "scanned": total, "closed": closed, "filtered": filtered, "errors": errors,
+            "scanned": total, "closed": closed, "filtered": filtered, "errors": sum(failed.values()),
+            "failed": dict(failed),
             "timeout_s": timeout, "concurrency": concurrency, "duration_s": round(time.monotonic() - t0, 3)}
 
 
@@ -180,7 +189,10 @@ def scan_split(targets: list[tuple[str, int]], timeout: float = 0.5, concurrency
     open_ = sorted((x for p in parts for x in p["open"]),  # type: ignore[union-attr]
                    key=lambda s: (s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1])))
     total = {k: sum(int(p[k]) for p in parts) for k in ("closed", "filtered", "errors")}  # type: ignore[call-overload]
-    return {"open": open_, "scanned": len(targets), **total, "timeout_s": timeout,
+    failed: Counter[str] = Counter()
+    for part in parts:
+        failed.update(part.get("failed") or {})  # type: ignore[arg-type]
+    return {"open": open_, "scanned": len(targets), **total, "failed": dict(failed), "timeout_s": timeout,
             "concurrency": sum(int(p["concurrency"]) for p in parts), "workers": workers,  # type: ignore[call-overload]
             "duration_s": round(time.monotonic() - t0, 3)}
 
@@ -247,6 +259,10 @@ def run_scanner(prefix: list[str], args: list[str], timeout: float) -> dict[str,
         raise RuntimeError(f"{' '.join(prefix)}: scanner failed (rc {out.returncode}): {err}") from None
     if "error" in data:
         raise RuntimeError(f"{' '.join(prefix)}: {data['error']}")
+    if data.get("errors"):  # a port whose probe failed is unjudged: never read it as filtered
+        kinds = ", ".join(f"{k} x{n}" for k, n in sorted((data.get("failed") or {}).items()))
+        raise RuntimeError(f"{' '.join(prefix)}: {data['errors']} of {data.get('scanned')} probes failed "
+                           f"before any answer ({kinds})")
     from plancheck.facts import meter
 
     meter.count(int(data.get("scanned") or 0), 0)  # one round trip per connect attempt

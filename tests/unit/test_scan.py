@@ -98,3 +98,23 @@ def test_a_port_that_never_answers_is_filtered_not_closed() -> None:
         srv.close()
     assert out["open"] == [] and out["closed"] == 1 and out["filtered"] == 1
     assert out["duration_s"] >= 0.25  # it waited its timeout for the silent port
+
+
+def _einval_address() -> str:
+    """A link-local address without its interface: the kernel refuses the connect itself (EINVAL),
+    so the probe never leaves this host."""
+    try:
+        socket.socket(socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 sockets on this host")
+    return "fe80::1"
+
+
+def test_a_probe_that_never_left_is_an_error_not_filtered() -> None:
+    from plancheck.scan import run_scanner
+
+    addr = _einval_address()
+    out = scan([(addr, 80)], timeout=0.3, concurrency=2)
+    assert (out["filtered"], out["closed"], out["errors"], out["failed"]) == (0, 0, 1, {"EINVAL": 1})
+    with pytest.raises(RuntimeError, match=r"1 of 1 probes failed before any answer \(EINVAL x1\)"):
+        run_scanner([], ["--targets", f"[{addr}]:80", "--timeout", "0.3"], timeout=30)
