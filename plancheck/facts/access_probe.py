@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from plancheck.facts.access_http import (Codes, Flow, ProbeError, SetCookie, Web, base_url, classify, origin,
                                          redact)
+from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Unavailable
 from plancheck.facts.endpoints import endpoint, resolve_host, tls_files
 from plancheck.profile.access import AccessControl, Identity
@@ -91,7 +92,9 @@ class LiveProbe:
         assert ac.login is not None and ac.session is not None
         self.ctx, self.ac = ctx, ac
         self.clock = clock or CLOCK
-        self.sleep = sleep or SLEEP
+        sleeper = sleep or SLEEP
+        # every wait is the source's deliberate one (results.json sources: waited_s)
+        self.sleep: Callable[[float], None] = lambda seconds: meter.sleep(seconds, sleeper)
         names = {ac.login.endpoint} | {r.endpoint for r in ac.routes.values()} | \
             {p.endpoint for p in ac.unknown_routes.values()} | {rl.endpoint for rl in ac.route_lists}
         fronts: dict[str, tuple[str, Optional[str]]] = {}

@@ -271,6 +271,7 @@ class FactStore:
             self.timings[name] = {"wall_s": round(now - start, 4), "start_s": round(start - self.t0, 4),
                                   "end_s": round(now - self.t0, 4), "outcome": outcome,
                                   "round_trips": m.round_trips, "bytes": m.bytes,
+                                  "waited_s": round(m.waited_s, 3),
                                   "message": "" if error is None else str(error).splitlines()[0] if str(error) else ""}
 
     def running(self) -> list[str]:

@@ -23,11 +23,12 @@ T = TypeVar("T")
 class Meter:
     """Round trips and bytes of one source (thread-safe: a source's pool workers share it)."""
 
-    __slots__ = ("round_trips", "bytes", "_lock")
+    __slots__ = ("round_trips", "bytes", "waited_s", "_lock")
 
     def __init__(self) -> None:
         self.round_trips = 0
         self.bytes = 0
+        self.waited_s = 0.0  # deliberate sleeps (a TOTP step, a session's expiry): part of wall_s, not work
         self._lock = threading.Lock()
 
     def add(self, round_trips: int = 1, nbytes: int = 0) -> None:
@@ -64,6 +65,15 @@ def count(round_trips: int = 1, nbytes: int = 0) -> None:
     m = current()
     if m is not None:
         m.add(round_trips, nbytes)
+
+
+def sleep(seconds: float, sleeper: Callable[[float], None]) -> None:
+    """`sleeper(seconds)`, counted as the current source's deliberate wait."""
+    m = current()
+    if m is not None:
+        with m._lock:
+            m.waited_s += max(0.0, float(seconds))
+    sleeper(seconds)
 
 
 def bind(fn: Callable[..., T]) -> Callable[..., T]:

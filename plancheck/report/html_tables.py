@@ -132,7 +132,7 @@ def _sources(doc: dict[str, Any], L: dict[str, str]) -> str:
         left, width = 100 * start / span, max(0.5, 100 * (end - start) / span)
         o = {"ok": "passed", "error": "error", "nosource": "skipped"}.get(r.get("outcome", ""), "")
         rows.append(f'<tr><td>{_e(name)}</td><td class="{o}" title="{_e(r.get("message", ""))}">{_e(r.get("outcome"))}</td>'
-                    f'<td class="n">{float(r.get("wall_s", 0) or 0):.3f}</td>'
+                    f'<td class="n">{float(r.get("wall_s", 0) or 0):.3f}{_waited(r, L)}</td>'
                     f'<td class="n">{int(r.get("round_trips", 0) or 0)}</td><td class="n">{_bytes(r.get("bytes"))}</td>'
                     f'<td><div class="bar"><span class="{o}" style="margin-left:{left:.1f}%;width:{width:.1f}%">'
                     f'</span></div><span class="muted">{start:.2f} – {end:.2f}</span></td></tr>')
@@ -142,6 +142,12 @@ def _sources(doc: dict[str, Any], L: dict[str, str]) -> str:
             f'<th class="n" title="{_e(L.get("round_trips_help", ""))}">{_e(L.get("round_trips", "round trips"))}</th>'
             f'<th class="n">{_e(L.get("bytes", "bytes"))}</th>'
             f'<th>{_e(L["timeline"])}</th></tr>{"".join(rows)}</table>')
+
+
+def _waited(r: dict[str, Any], L: dict[str, str]) -> str:
+    """The part of a source's wall time it spent waiting on purpose, beside it (nothing when none)."""
+    w = float(r.get("waited_s", 0) or 0)
+    return f' <span class="muted" title="{_e(L["waited"])}">({w:.1f})</span>' if w > 0 else ""
 
 
 def _bytes(n: Any) -> str:

@@ -205,6 +205,9 @@ def test_html_timeline_shows_round_trips_and_bytes() -> None:
                                    "round_trips": 7, "bytes": 3 * 1024 * 1024, "message": ""}}}
     out = _sources(doc, LABELS["en"])
     assert "<td class=\"n\">7</td>" in out and "3.0 MB" in out and "round trips" in out
+    assert "deliberate waits" not in out
+    doc["sources"]["mariadb"]["waited_s"] = 1.5
+    assert "(1.5)</span>" in _sources(doc, LABELS["en"]) and "deliberate waits" in _sources(doc, LABELS["en"])
 
 
 def test_results_schema_accepts_counted_sources(tmp_path: Path) -> None:
@@ -213,7 +216,7 @@ def test_results_schema_accepts_counted_sources(tmp_path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((ROOT / "docs" / "results.schema.json").read_text())
     src = {"wall_s": 0.1, "start_s": 0.0, "end_s": 0.1, "outcome": "ok", "round_trips": 4, "bytes": 123,
-           "message": ""}
+           "waited_s": 0.0, "message": ""}
     jsonschema.validate(src, {**schema["$defs"]["source"], "$defs": schema["$defs"]})
 
 
@@ -235,3 +238,13 @@ def test_scanner_connects_count_as_round_trips() -> None:
         srv.close()
         closed.close()
     assert data["scanned"] == 2 and (m.round_trips, m.bytes) == (2, 0)
+
+
+def test_a_deliberate_wait_is_counted_apart_from_work() -> None:
+    slept: list[float] = []
+    m = meter.Meter()
+    with meter.metering(m):
+        meter.sleep(0.25, slept.append)
+        meter.sleep(0.5, slept.append)
+    meter.sleep(9.0, slept.append)  # outside any source: slept, counted nowhere
+    assert slept == [0.25, 0.5, 9.0] and m.waited_s == 0.75 and m.round_trips == 0
