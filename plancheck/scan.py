@@ -1,5 +1,5 @@
 """A fast TCP connect scanner, run as a subprocess inside a vantage point's network namespace
-(`ip netns exec pc-ext python -m plancheck.scan ...`) or a container's (`nsenter -t PID -n ...`).
+(`ip netns exec pc-ext python -m plancheck.scan ...`), or in-process from a container's (`scan_in_netns`).
 
 One epoll loop, thousands of non-blocking connects in flight, a bounded timeout per port: a port
 is `open` when the connect completes, `closed` on a RST, `filtered` when nothing answers in time.
@@ -259,11 +259,60 @@ def run_scanner(prefix: list[str], args: list[str], timeout: float) -> dict[str,
         raise RuntimeError(f"{' '.join(prefix)}: scanner failed (rc {out.returncode}): {err}") from None
     if "error" in data:
         raise RuntimeError(f"{' '.join(prefix)}: {data['error']}")
-    if data.get("errors"):  # a port whose probe failed is unjudged: never read it as filtered
-        kinds = ", ".join(f"{k} x{n}" for k, n in sorted((data.get("failed") or {}).items()))
-        raise RuntimeError(f"{' '.join(prefix)}: {data['errors']} of {data.get('scanned')} probes failed "
+    return _judged(data, " ".join(prefix))
+
+
+def _judged(data: dict[str, object], where: str) -> dict[str, object]:
+    """A scan's answers, counted as round trips; RuntimeError when a probe failed before any answer
+    (its port is unjudged: never read it as filtered)."""
+    if data.get("errors"):
+        kinds = ", ".join(f"{k} x{n}" for k, n in sorted((data.get("failed") or {}).items()))  # type: ignore[union-attr]
+        raise RuntimeError(f"{where}: {data['errors']} of {data.get('scanned')} probes failed "
                            f"before any answer ({kinds})")
     from plancheck.facts import meter
 
-    meter.count(int(data.get("scanned") or 0), 0)  # one round trip per connect attempt
+    meter.count(int(data.get("scanned") or 0), 0)  # type: ignore[call-overload]  (one round trip per connect)
     return data
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def scan_in_netns(netns: str, targets: list[tuple[str, int]], timeout: float, concurrency: int = 1024,
+                  deadline: float = 60.0) -> dict[str, object]:
+    """`scan` from inside the network namespace at path `netns` (a container's `/proc/PID/ns/net`, a
+    named one's `/run/netns/NAME`), without a process per namespace: a fresh thread joins it with
+    setns(2), which moves only the calling thread, probes, and ends; no other thread ever runs in it.
+    One-line RuntimeError on failure (no such namespace, not permitted, a probe that failed)."""
+    import ctypes
+    import threading
+
+    where = f"network namespace {netns}"
+    box: dict[str, object] = {}
+
+    def probe() -> None:
+        try:
+            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            box["error"] = f"cannot open it: {e.strerror or e}"
+            return
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                box["error"] = f"cannot join it: {os.strerror(ctypes.get_errno())}"
+                return
+        finally:
+            os.close(fd)
+        try:
+            box["out"] = scan(targets, timeout, concurrency)
+        except Exception as e:  # noqa: BLE001 - reported to the caller as one line
+            box["error"] = f"scan failed: {type(e).__name__}: {e}"
+
+    t = threading.Thread(target=probe, name=f"netns-scan-{os.path.basename(netns)}", daemon=True)
+    t.start()
+    t.join(deadline)
+    if t.is_alive():
+        raise RuntimeError(f"{where}: the probes did not finish within {deadline:g} s")
+    if "error" in box:
+        raise RuntimeError(f"{where}: {box['error']}")
+    return _judged(box["out"], where)  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, Unavailable, register
-from plancheck.scan import run_scanner
+from plancheck.scan import run_scanner, scan_in_netns
 
 LIVE_ONLY = "no static source: only the running host answers a scan"
 
@@ -184,9 +184,8 @@ def _loophole_probe(ctx: Context, name: str, rules: list[str], targets: dict[str
                 out.error = f"cannot add a route to {ip} in {v.netns}: {' '.join(r.stderr.split())[:200]}"
                 return out
             added.append(ip)
-        data = run_scanner(["ip", "netns", "exec", v.netns],
-                           ["--targets", ",".join(f"{ip}:{port}" for _, ip, port in pairs), "--timeout",
-                            str(max(ctx.profile.target.scan_timeout_s, 1.0))], timeout=60)
+        data = scan_in_netns(f"/run/netns/{v.netns}", [(ip, port) for _, ip, port in pairs],
+                             max(ctx.profile.target.scan_timeout_s, 1.0), 1024, 60.0)
         opened = set(data["open"])  # type: ignore[arg-type]
         out.probes = [LoopholeProbe(target=f"{svc} {ip}:{port}", reachable=f"{ip}:{port}" in opened)
                       for svc, ip, port in pairs]

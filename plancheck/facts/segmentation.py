@@ -4,9 +4,9 @@ The profile's `security.segmentation` turns into a matrix of (source container, 
 pairs: `required` (an allowed flow the platform needs: must answer), `forbidden` (no flow allows
 it: must not answer) and `tolerated` (members of one Docker network; neither).
 
-- live: from inside each running container's network namespace (`nsenter -t PID -n`, the host's
-  Python running plancheck.scan; the container is never exec'd into or changed) a connect probe to
-  every destination's addresses on its service ports;
+- live: from inside each running container's network namespace (a thread of the audit joins it with
+  setns(2) and runs plancheck.scan there; the container is never exec'd into or changed) a connect
+  probe to every destination's addresses on its service ports;
 - static: the compose project's desired state: a pair answers when the two containers share a
   network (that is all Docker's bridge networks decide).
 """
@@ -19,7 +19,7 @@ from typing import Literal
 from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, Facts, FactSource, NoSource, register
 from plancheck.profile.models import Profile
-from plancheck.scan import run_scanner
+from plancheck.scan import scan_in_netns
 
 Kind = Literal["required", "forbidden", "tolerated"]
 
@@ -149,11 +149,10 @@ class SegmentationSource(FactSource):
             for src, pairs in _wanted(ctx.profile).items():
                 if src not in pids:
                     continue
-                targets = [f"{ip}:{port}" for dst, port in pairs if dst in ips for ip in ips[dst]]
+                targets = [(ip, port) for dst, port in pairs if dst in ips for ip in ips[dst]]
                 if targets:
-                    jobs[src] = pool.submit(meter.bind(run_scanner), ["nsenter", "-t", str(pids[src]), "-n"],
-                                            ["--targets", ",".join(targets), "--timeout", str(seg.probe_timeout_s),
-                                             "--concurrency", "1024"], 60)
+                    jobs[src] = pool.submit(meter.bind(scan_in_netns), f"/proc/{pids[src]}/ns/net", targets,
+                                            seg.probe_timeout_s, 1024, 60.0)
             reach: dict[str, dict[str, bool]] = {}
             for src, fut in jobs.items():
                 try:
@@ -163,5 +162,5 @@ class SegmentationSource(FactSource):
                 reach[src] = {f"{dst}:{port}": any(f"{ip}:{port}" in opened for ip in ips[dst])
                               for dst, port in _wanted(ctx.profile)[src] if dst in ips}
         return SegmentationFacts(source=f"connect probes from inside each container's network namespace "
-                                        f"(nsenter -n, project {project})", reachable=reach, absent=absent, down=down,
+                                        f"(setns(2) into it, project {project})", reachable=reach, absent=absent, down=down,
                                  method="live", duration_s=round(time.monotonic() - t0, 3))

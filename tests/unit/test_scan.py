@@ -118,3 +118,28 @@ def test_a_probe_that_never_left_is_an_error_not_filtered() -> None:
     assert (out["filtered"], out["closed"], out["errors"], out["failed"]) == (0, 0, 1, {"EINVAL": 1})
     with pytest.raises(RuntimeError, match=r"1 of 1 probes failed before any answer \(EINVAL x1\)"):
         run_scanner([], ["--targets", f"[{addr}]:80", "--timeout", "0.3"], timeout=30)
+
+
+def test_probes_from_inside_a_network_namespace(loopback_ports: tuple[list[int], list[int]]) -> None:
+    """scan_in_netns joins a namespace in a thread of its own (here this process's own namespace,
+    so the loopback listeners answer); a process that does not exist is one clear error."""
+    import os
+
+    from plancheck.scan import scan_in_netns
+
+    open_ports, closed_ports = loopback_ports
+    targets = [("127.0.0.1", p) for p in open_ports + closed_ports[:20]]
+    from plancheck.facts import meter
+
+    m = meter.Meter()
+    try:
+        with meter.metering(m):
+            out = scan_in_netns(f"/proc/{os.getpid()}/ns/net", targets, timeout=2.0)
+    except RuntimeError as e:
+        if "Operation not permitted" in str(e):
+            pytest.skip("joining a network namespace needs CAP_SYS_ADMIN")
+        raise
+    assert out["open"] == [f"127.0.0.1:{p}" for p in sorted(open_ports)] and out["closed"] == 20
+    assert m.round_trips == len(targets)  # one per connect, counted for the calling source
+    with pytest.raises(RuntimeError, match=r"network namespace /proc/999999999/ns/net: cannot open it"):
+        scan_in_netns("/proc/999999999/ns/net", targets, timeout=0.5)
