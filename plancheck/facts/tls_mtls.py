@@ -22,7 +22,8 @@ from plancheck.facts import meter
 from plancheck.facts.base import Context, FactError, FactSource, Unavailable, register
 from plancheck.facts.endpoints import secret, tls_files
 from plancheck.facts.tls_models import CASES, MtlsCase, MtlsEndpointFacts, MtlsFacts
-from plancheck.facts.tls_wire import _client_context, _dial, _line, _read_http_head, _where, parse_http_head
+from plancheck.facts.tls_wire import (_client_context, _dial, _line, _read_http_head, _where, parse_http_head,
+                                      redis_tls_client)
 from plancheck.profile.models import Endpoint
 
 
@@ -135,13 +136,9 @@ def _try_tls(host: str, port: int, sni: str, ca: str, cert: Optional[str], key: 
 
 
 def _try_redis(ctx: Context, ep: Endpoint, host: str, ca: str, cert: Optional[str], key: Optional[str]) -> MtlsCase:
-    import redis
     from redis.exceptions import AuthenticationError, ResponseError
 
-    user = ep.credential.user if ep.credential else None
-    client = redis.Redis(host=host, port=ep.port, username=user, password=secret(ctx, ep), ssl=True,
-                         ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key, ssl_check_hostname=False,
-                         socket_timeout=ctx.timeout, socket_connect_timeout=ctx.timeout, retry=None)
+    client = redis_tls_client(ctx, ep, host, ca, cert, key)
     try:
         client.ping()
         return MtlsCase(outcome="accepted", detail="PONG")

@@ -21,7 +21,7 @@ from plancheck.facts.base import Context
 from plancheck.facts.endpoints import secret
 from plancheck.facts.tls_models import Probe, TlsEndpointFacts
 from plancheck.facts.tls_wire import (_client_context, _connect, _dial, _line, _read_http_head, parse_certificate,
-                                      parse_http_head)
+                                      parse_http_head, redis_tls_client)
 from plancheck.profile.models import Endpoint, TlsService
 
 
@@ -144,13 +144,9 @@ def _mysql_session(ctx: Context, ep: Endpoint, host: str, files: tuple[str, str,
 
 
 def _redis_session(ctx: Context, ep: Endpoint, host: str, files: tuple[str, str, str]) -> tuple[Probe, str, str]:
-    import redis
-
     ca, cert, key = files
     user = ep.credential.user if ep.credential else None
-    client = redis.Redis(host=host, port=ep.port, username=user, password=secret(ctx, ep), ssl=True,
-                         ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key, ssl_check_hostname=False,
-                         socket_timeout=ctx.timeout, socket_connect_timeout=ctx.timeout, retry=None)
+    client = redis_tls_client(ctx, ep, host, ca, cert, key)
     try:
         client.ping()
         conn = client.connection_pool.get_connection()

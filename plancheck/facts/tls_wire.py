@@ -15,7 +15,7 @@ from typing import Optional
 
 from plancheck.facts import meter
 from plancheck.facts.base import Context
-from plancheck.facts.endpoints import endpoint, resolve_host
+from plancheck.facts.endpoints import endpoint, resolve_host, secret
 from plancheck.facts.tls_models import Certificate
 from plancheck.profile.models import Endpoint, TlsService
 
@@ -137,3 +137,15 @@ def parse_http_head(data: bytes) -> tuple[int, dict[str, str], bytes]:
         k, _, v = line.partition(":")
         headers[k.strip().lower()] = v.strip()
     return status, headers, body
+
+
+def redis_tls_client(ctx: Context, ep: Endpoint, host: str, ca: str, cert: Optional[str], key: Optional[str]):  # type: ignore[no-untyped-def]
+    """A redis-py client over TLS as the audit's account (`ep.credential`), with the given client
+    certificate (None: none), the run's timeouts and no retries: what the session probe and the
+    mTLS cases both open."""
+    import redis
+
+    user = ep.credential.user if ep.credential else None
+    return redis.Redis(host=host, port=ep.port, username=user, password=secret(ctx, ep), ssl=True,
+                       ssl_ca_certs=ca, ssl_certfile=cert, ssl_keyfile=key, ssl_check_hostname=False,
+                       socket_timeout=ctx.timeout, socket_connect_timeout=ctx.timeout, retry=None)
