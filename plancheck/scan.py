@@ -50,6 +50,12 @@ def exact_address(text: str) -> str:
 UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT)
 
 
+def _address_port(target: str) -> tuple[str, int]:
+    """Sort key of an `address:port` answer: by address, then by port as a number."""
+    host, _, port = target.rpartition(":")
+    return host, int(port)
+
+
 def _raise_fd_limit(want: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = min(hard if hard != resource.RLIM_INFINITY else want + 64, want + 64)
@@ -140,7 +146,7 @@ def scan(targets: Iterable[tuple[str, int]], timeout: float = 0.5, concurrency: 
         for fd in list(inflight):
             finish(fd)
         ep.close()
-    return {"open": sorted(open_, key=lambda s: (s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1]))),
+    return {"open": sorted(open_, key=_address_port),
             "scanned": total, "closed": closed, "filtered": filtered, "errors": sum(failed.values()),
             "failed": dict(failed),
             "timeout_s": timeout, "concurrency": concurrency, "duration_s": round(time.monotonic() - t0, 3)}
@@ -175,19 +181,18 @@ def scan_split(targets: list[tuple[str, int]], timeout: float = 0.5, concurrency
         os.close(wfd)
         children.append((pid, r))
     parts: list[dict[str, object]] = []
-    failed = 0
+    silent = 0
     for pid, r in children:
         with os.fdopen(r) as f:
             text = f.read()
-        _, status = os.waitpid(pid, 0)
+        os.waitpid(pid, 0)
         try:
             parts.append(json.loads(text))
         except ValueError:
-            failed += 1
-    if failed:
-        raise RuntimeError(f"{failed} of {workers} scan workers died without an answer")
-    open_ = sorted((x for p in parts for x in p["open"]),  # type: ignore[union-attr]
-                   key=lambda s: (s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1])))
+            silent += 1
+    if silent:
+        raise RuntimeError(f"{silent} of {workers} scan workers died without an answer")
+    open_ = sorted((x for p in parts for x in p["open"]), key=_address_port)  # type: ignore[union-attr]
     total = {k: sum(int(p[k]) for p in parts) for k in ("closed", "filtered", "errors")}  # type: ignore[call-overload]
     failed: Counter[str] = Counter()
     for part in parts:

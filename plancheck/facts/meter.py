@@ -36,6 +36,10 @@ class Meter:
             self.round_trips += max(0, int(round_trips))
             self.bytes += max(0, int(nbytes))
 
+    def add_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.waited_s += max(0.0, float(seconds))
+
 
 _local = threading.local()
 
@@ -71,8 +75,7 @@ def sleep(seconds: float, sleeper: Callable[[float], None]) -> None:
     """`sleeper(seconds)`, counted as the current source's deliberate wait."""
     m = current()
     if m is not None:
-        with m._lock:
-            m.waited_s += max(0.0, float(seconds))
+        m.add_wait(seconds)
     sleeper(seconds)
 
 
